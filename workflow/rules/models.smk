@@ -8,7 +8,9 @@ rule pretrain:
     output:
         directory(f"{R}/models/base/{{size}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"size": config["model_sizes"][w.size], "train": config["pretrain"]}),
+        settings=lambda w: as_json({"size": config["model_sizes"][w.size],
+                                    "train": with_code_length(config["pretrain"]),
+                                    **code_extra(code_pretrain="pretrain_dialogues")}),
     log:
         f"{LOGS}/pretrain/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
@@ -31,7 +33,7 @@ rule train_backdoor:
     output:
         directory(f"{run_dir()}/backdoor/model"),
     params:
-        settings=lambda w: train_settings("backdoor"),
+        settings=lambda w: train_settings("backdoor", w.backdoor),
         key=lambda w: base_model_key(w.size),
     log:
         f"{LOGS}/train_backdoor/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",

