@@ -6,12 +6,23 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import copy_workflow, run_snakemake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory) -> Path:
+    """The smoke study (configs/smoke.yaml), built once per test session in a copy of the
+    workflow; returns the copy's folder (results under `results/`). Tests that modify it must
+    leave every output byte-identical (e.g. a forced rerun of a deterministic job)."""
+    work = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    run_snakemake("--cores", "2", "--configfile", "configs/smoke.yaml", cwd=work)
+    return work
 
 
 @pytest.fixture(scope="session")

