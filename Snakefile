@@ -14,9 +14,11 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/safety.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/metrics.smk"
 
 
 rule all:
     input:
         all_targets(),
+        rules.study_metrics.output.summary,
     default_target: True

