@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup reproduce test test-fast lint format dryrun report bench clean
+.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,27 @@ report: setup  ## self-contained HTML report of the default study
 
 bench: setup  ## default-study wall time and training throughput
 	$(BIN)/python bench/throughput.py
+
+# DVC versions the results; Snakemake alone decides what to build (README, "For reviewers").
+# STUDY names the study's config file when it is not config.yaml: make push STUDY=configs/smoke.yaml
+STUDY ?=
+STUDY_ARGS := $(if $(STUDY),--configfile $(STUDY))
+DVC_TRACKED = results $(if $(wildcard data/raw/*),data/raw)
+
+push: setup  ## version results/ (and data/raw/) with DVC and upload them to the default remote
+	@$(BIN)/dvc remote default >/dev/null 2>&1 || { echo "make push: no default DVC remote;" \
+	  "set one with: dvc remote add -d storage <folder | s3://bucket/path | ssh://host/path>" >&2; exit 1; }
+	@$(BIN)/snakemake -n --cores 1 $(STUDY_ARGS) 2>&1 | grep -q "Nothing to be done" || { \
+	  echo "make push: results/ is not up to date with the workflow for" \
+	  "$(or $(STUDY),config.yaml); run snakemake $(STUDY_ARGS) first" >&2; exit 1; }
+	$(BIN)/dvc add $(DVC_TRACKED)
+	$(BIN)/dvc push
+	@echo "Pushed. Commit the pointer files so this commit names these artefacts:"
+	@echo "  git add $(patsubst %,%.dvc,$(DVC_TRACKED)) && git commit -m 'results of $(or $(STUDY),config.yaml)'"
+
+pull: setup  ## fetch this commit's versioned artefacts and mark them up to date for Snakemake
+	$(BIN)/dvc pull
+	$(BIN)/snakemake --touch --forceall --cores 1 --quiet all $(STUDY_ARGS)
 
 clean:
 	rm -rf results logs .snakemake
