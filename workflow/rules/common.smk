@@ -264,6 +264,7 @@ def safety_settings(method, backdoor, adversarial=False):
     """Settings of a safety method; `method` is the config section (sft or rl). Adversarial
     variants add the adversarial section (the share of red-team prompts)."""
     section = dict(config["safety"][method])
+    section.pop("post_scratchpad_backdoors", None)  # which runs exist (DAG), not a step setting
     if backdoor == "code" and method == "sft":
         section = with_code_length(section)
     if backdoor == "code" and method == "rl":
