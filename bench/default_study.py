@@ -40,7 +40,8 @@ def main() -> None:
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(clone / "src"),
     }
-    cmd = [str(BIN / "snakemake"), "--cores", str(args.cores)]
+    # --keep-going: one failing job does not stop independent branches (the run still fails).
+    cmd = [str(BIN / "snakemake"), "--cores", str(args.cores), "--keep-going"]
     if args.configfile:
         cmd += ["--configfile", args.configfile]
     print(f"commit {commit[:10]}  clone {clone}", flush=True)
