@@ -24,7 +24,7 @@ reproduce: setup  ## run the default study end to end
 	$(BIN)/snakemake --cores $(CORES)
 
 test: setup  ## unit, integration and workflow tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 test-fast: setup  ## everything except the end-to-end workflow runs
 	$(BIN)/pytest -q -m "not workflow"

