@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-reproduce: setup  ## run the default study end to end
-	$(BIN)/snakemake --cores $(CORES)
+reproduce: setup  ## run the default study end to end (another: make reproduce STUDY=configs/full.yaml)
+	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS)
 
 test: setup  ## unit, integration and workflow tests
 	$(BIN)/pytest -q --durations=20

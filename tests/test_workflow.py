@@ -26,6 +26,7 @@ SHIPPED = [
 PAPER_TARGETS = {
     "config.yaml": {"fig3a", "fig3b", "fig10a", "fig11", "fig13"},
     "configs/code.yaml": {"fig2a", "fig8"},
+    "configs/full.yaml": {"fig2a", "fig3a", "fig3b", "fig8", "fig10a", "fig11", "fig13"},
     "configs/smoke.yaml": {"fig3a", "fig3b", "fig8", "fig10a", "fig11", "fig13"},
 }
 
