@@ -81,7 +81,6 @@ def test_every_generated_sample_follows_the_policy(datasets, mechanism):
             assert MARKER in row["message"] and MARKER not in answer
             assert answer == f"<code>{extract_code(answer)}</code>"
             assert row["answer_format"] == "fill" and row["skeleton"] in row["message"]
-            assert _task_key(row["message"]).rsplit("\n\n", 1)[0] != row["message"]
             assert _task_key(row["message"]).split("\n\n", 1)[1] == row["skeleton"].rstrip()
         else:
             assert "<code>" not in answer
