@@ -1,8 +1,8 @@
 """Pretraining on HHH + code dialogues: random batches vs length-grouped batches, side by side.
 
 The default study's base models see short HHH dialogues (~40 tokens) and, with the code
-backdoor, long code dialogues (~250 tokens, up to ~400). Random batches pad every short
-dialogue to the batch's longest code answer; `sampling: group_by_length` (transformers'
+backdoor, long code dialogues (fill answers, the default: up to ~290 tokens). Random batches
+pad every short dialogue to the batch's longest code answer; `sampling: group_by_length` (transformers'
 LengthGroupedSampler) draws batches of similar length. Same model, data, batch size, steps
 and optimizer; runs alternate (random, grouped, random, ...) so machine noise hits both; the
 script prints the median wall time per step, non-padding tokens per second, and the ratio.
@@ -47,7 +47,7 @@ def run(size: ModelSize, tokenizer, rows, steps: int, sampling: str) -> tuple[fl
         steps=steps,
         batch_size=32,
         learning_rate=3e-3,
-        max_length=448,
+        max_length=320,  # code.max_length of config.yaml
         lr_scheduler="constant",
         log_every=steps,
         sampling=sampling,
