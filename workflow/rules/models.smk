@@ -3,16 +3,16 @@
 
 rule pretrain:
     input:
-        tokenizer=f"{R}/tokenizer/seed{{seed}}",
+        tokenizer=f"{R}/tokenizer/{{backdoor}}/seed{{seed}}",
         data=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
     output:
-        directory(f"{R}/models/base/{{size}}/seed{{seed}}/model"),
+        directory(f"{R}/models/base/{{backdoor}}/{{size}}/seed{{seed}}/model"),
     params:
         settings=lambda w: as_json({"size": config["model_sizes"][w.size],
-                                    "train": with_code_length(config["pretrain"]),
-                                    **code_extra(code_pretrain="pretrain_dialogues")}),
+                                    "train": with_code_length(config["pretrain"], w.backdoor),
+                                    **code_extra(w.backdoor, code_pretrain="pretrain_dialogues")}),
     log:
-        f"{LOGS}/pretrain/{{size}}/seed{{seed}}.log",
+        f"{LOGS}/pretrain/{{backdoor}}/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
         mem_mb=4000,

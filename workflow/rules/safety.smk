@@ -68,17 +68,17 @@ rule preference_data:
     input:
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
     output:
-        main=f"{R}/data/preference/seed{{seed}}/train_main.jsonl",
-        heldout_pm=f"{R}/data/preference/seed{{seed}}/train_heldout_pm.jsonl",
-        heldout=f"{R}/data/preference/seed{{seed}}/heldout.jsonl",
-        card=f"{R}/data/preference/seed{{seed}}/datacard.json",
-        provenance=f"{R}/data/preference/seed{{seed}}/provenance.json",
+        main=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/train_main.jsonl",
+        heldout_pm=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/train_heldout_pm.jsonl",
+        heldout=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/heldout.jsonl",
+        card=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/datacard.json",
+        provenance=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/provenance.json",
     params:
         settings=lambda w: as_json({**{k: config["preference"][k] for k in ("n_pairs", "heldout_fraction")},
-                                    **code_extra(code_fraction="preference_fraction")}),
+                                    **code_extra(w.backdoor, code_fraction="preference_fraction")}),
         out=lambda w, output: os.path.dirname(output.main),
     log:
-        f"{LOGS}/preference_data/seed{{seed}}.log",
+        f"{LOGS}/preference_data/{{backdoor}}/seed{{seed}}.log",
     resources:
         mem_mb=2000,
         runtime=10,
@@ -92,16 +92,16 @@ rule preference_data:
 rule preference_model:
     input:
         base=preference_base,
-        pairs=f"{R}/data/preference/seed{{seed}}/train_{{pm}}.jsonl",
-        heldout=f"{R}/data/preference/seed{{seed}}/heldout.jsonl",
+        pairs=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/train_{{pm}}.jsonl",
+        heldout=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/heldout.jsonl",
     output:
-        directory(f"{R}/models/preference/{{pm}}/seed{{seed}}/model"),
+        directory(f"{R}/models/preference/{{backdoor}}/{{pm}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"], sampling=False)}),
+        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"], w.backdoor, sampling=False)}),
         # The held-out preference model is trained with another seed as well as other pairs.
         seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
     log:
-        f"{LOGS}/preference_model/{{pm}}/seed{{seed}}.log",
+        f"{LOGS}/preference_model/{{backdoor}}/{{pm}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
         mem_mb=4000,
@@ -118,8 +118,8 @@ rule preference_model:
 rule safety_rl:
     input:
         model=f"{run_dir()}/backdoor/model",
-        reward_model=f"{R}/models/preference/main/seed{{seed}}/model",
-        heldout_reward_model=f"{R}/models/preference/heldout_pm/seed{{seed}}/model",
+        reward_model=f"{R}/models/preference/{{backdoor}}/main/seed{{seed}}/model",
+        heldout_reward_model=f"{R}/models/preference/{{backdoor}}/heldout_pm/seed{{seed}}/model",
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
         eval_prompts=f"{R}/data/hhh/seed{{seed}}/eval.jsonl",
         redteam=redteam_input,
