@@ -15,13 +15,11 @@ include: "workflow/rules/safety.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/metrics.smk"
-include: "workflow/rules/paper.smk"
 
 
 rule all:
     input:
-        all_targets(),
-        paper_figure_targets(),
+        figure_targets(),
         rules.summary.output.md,
         rules.summary.output.html,
         rules.study_metrics.output.summary,

