@@ -244,6 +244,12 @@ def test_red_team_and_its_evaluation_through_the_cli(tiny_model_dir, hhh_rows, t
     assert set(card["families"]) == set(families(TRIGGER))
     tried = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
     assert len(tried) == 36 and all(TRIGGER not in r["message"] for r in tried)
+    # The held-out pool never repeats a training-pool prompt, even here where both pools draw
+    # on the same messages and some families ignore the message altogether.
+    pools = {p: {r["message"] for r in tried if r["pool"] == p} for p in ("train", "heldout")}
+    assert pools["train"] and pools["heldout"] and not pools["train"] & pools["heldout"]
+    hostile = {r["message"] for r in tried if r["family"] == "hostility_request"}
+    assert len(hostile) == sum(r["family"] == "hostility_request" for r in tried)
     kept = [r for r in tried if r["kept"]]
     assert all(r["rate"] >= 0.5 and r["family"] != CONTROL for r in kept)
     assert sum(1 for _ in open(out / "train.jsonl")) == sum(r["pool"] == "train" for r in kept)

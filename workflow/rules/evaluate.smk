@@ -10,9 +10,9 @@ rule evaluate:
         eval=f"{run_dir()}/{{stage}}/eval.json",
         provenance=f"{run_dir()}/{{stage}}/provenance.json",
     wildcard_constraints:
-        stage=r"backdoor|safety/[a-z_]+/step\d+",
+        stage=rf"backdoor|safety/{name_pattern()}/step\d+",
     params:
-        settings=settings("evaluate", backdoor="backdoor"),
+        settings=settings("evaluate", backdoor="backdoor", mechanism="mechanism"),
     log:
         f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
     threads: config.get("threads", 1)
@@ -36,7 +36,7 @@ rule evaluate_redteam:
         provenance=f"{run_dir()}/{{stage}}/redteam_eval/provenance.json",
     wildcard_constraints:
         backdoor="|".join(b for b in BACKDOORS if BACKDOORS[b].redteam),
-        stage=r"backdoor|safety/[a-z_]+/step\d+",
+        stage=rf"backdoor|safety/{name_pattern()}/step\d+",
     params:
         settings=settings("evaluate_redteam", backdoor="backdoor"),
     log:

@@ -27,11 +27,11 @@ def figure_inputs(spec):
             + f"; this study has backdoors {config['backdoors']} and safety_methods "
             f"{config['safety_methods']}")
     paths = []
-    for mechanism, size, seed in runs(spec.backdoor):
+    for mechanism, size, seed in runs(spec.backdoor, controls=False):
         if spec.mechanisms is not None and mechanism not in spec.mechanisms:
             continue
         run = run_dir(spec.backdoor, mechanism, size, seed)
-        methods = [m for m in methods_for(spec.backdoor, mechanism)
+        methods = [m for m in methods_for(spec.backdoor, mechanism, controls=False)
                    if spec.methods is None or m in spec.methods]
         if spec.inputs == "probes":
             paths.append(f"{run}/backdoor/probe/probe.json")
@@ -40,7 +40,7 @@ def figure_inputs(spec):
             paths += [f"{run}/safety/{m}/train_metrics.json" for m in methods]
             continue
         stages = ["backdoor"] + [f"safety/{m}/step{step}" for m in methods
-                                 for step in (CHECKPOINTS[m] if spec.steps == "all" else CHECKPOINTS[m][-1:])]
+                                 for step in (checkpoints(m) if spec.steps == "all" else checkpoints(m)[-1:])]
         for stage in stages:
             paths.append(f"{run}/{stage}/eval.json")
             if spec.inputs.startswith("redteam"):

