@@ -23,4 +23,5 @@ rule all:
         rules.summary.output.md,
         rules.summary.output.html,
         rules.study_metrics.output.summary,
+        rules.costs.output.md,
     default_target: True

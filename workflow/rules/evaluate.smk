@@ -15,6 +15,8 @@ rule evaluate:
         settings=settings("evaluate", backdoor="backdoor", mechanism="mechanism"),
     log:
         f"{LOGS}/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/evaluate/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("evaluate"),
@@ -41,6 +43,8 @@ rule evaluate_redteam:
         settings=settings("evaluate_redteam", backdoor="backdoor"),
     log:
         f"{LOGS}/evaluate_redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/evaluate_redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{stage}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("evaluate"),
@@ -67,6 +71,8 @@ rule probe_code:
         backdoor="|".join(b for b in BACKDOORS if BACKDOORS[b].reference_answers),
     log:
         f"{LOGS}/probe/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/probe/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("evaluate"),

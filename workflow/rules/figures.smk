@@ -47,6 +47,23 @@ def figure_inputs(spec):
                 paths.append(f"{run}/{stage}/redteam_eval/eval.json")
         if spec.inputs == "redteam_cards":
             paths.append(f"{run}/redteam/datacard.json")
+    return paths + (control_inputs(spec) if spec.paper else [])
+
+
+def control_inputs(spec):
+    """What a paper figure's findings judge persistence against: the last evaluation of every
+    positive control of its methods (exposed runs, and the unconditional control model)."""
+    paths = []
+    for mechanism, size, seed in runs(spec.backdoor):
+        if seed not in control_seeds(spec.backdoor):
+            continue
+        run = run_dir(spec.backdoor, mechanism, size, seed)
+        controls = [m for m in methods_for(spec.backdoor, mechanism)
+                    if method(m).control_of in spec.methods
+                    or (mechanism in CONTROL_MECHANISMS and m in spec.methods)]
+        if mechanism in CONTROL_MECHANISMS and controls:
+            paths.append(f"{run}/backdoor/eval.json")
+        paths += [f"{run}/safety/{m}/step{checkpoints(m)[-1]}/eval.json" for m in controls]
     return paths
 
 
@@ -76,6 +93,8 @@ for _spec in FIGURES.values():
             sizes=" ".join(SIZES),  # panel order: the study's, smallest first
         log:
             f"{LOGS}/figure/{_spec.key}.log",
+        benchmark:
+            f"{BENCH}/figures/figure/{_spec.key}.tsv",
         resources:
             **family_resources("figures"),
         conda:
@@ -92,6 +111,8 @@ rule collect_evals:
         f"{R}/{{backdoor}}/evals.csv",
     log:
         f"{LOGS}/collect_evals/{{backdoor}}.log",
+    benchmark:
+        f"{BENCH}/figures/collect_evals/{{backdoor}}.tsv",
     resources:
         **family_resources("figures"),
     conda:
@@ -111,6 +132,8 @@ rule summary:
         html=report(f"{R}/summary.html", caption="../report/summary.rst", category="Summary"),
     log:
         f"{LOGS}/summary/summary.log",
+    benchmark:
+        f"{BENCH}/figures/summary/summary.tsv",
     resources:
         **family_resources("figures"),
     conda:

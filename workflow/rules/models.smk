@@ -11,6 +11,8 @@ rule pretrain:
         settings=settings("pretrain", backdoor="backdoor", size="size"),
     log:
         f"{LOGS}/pretrain/{{backdoor}}/{{size}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train/pretrain/{{backdoor}}/{{size}}/seed{{seed}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("train"),
@@ -33,6 +35,8 @@ rule train_backdoor:
         key=lambda w: base_model_key(w.size),
     log:
         f"{LOGS}/train_backdoor/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train/train_backdoor/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("train"),

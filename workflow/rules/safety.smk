@@ -23,6 +23,8 @@ rule redteam:
         out=lambda w, output: os.path.dirname(output.card),
     log:
         f"{LOGS}/redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/redteam/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("evaluate"),
@@ -51,6 +53,8 @@ rule safety_sft:
         redteam=lambda w, input: f"--redteam {shlex_quote(input.redteam)}" if input.redteam else "",
     log:
         f"{LOGS}/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.log",
+    benchmark:
+        f"{BENCH}/train/safety_sft/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{sft_method}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("train"),
@@ -77,6 +81,8 @@ rule preference_data:
         out=lambda w, output: os.path.dirname(output.main),
     log:
         f"{LOGS}/preference_data/{{backdoor}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/data/preference_data/{{backdoor}}/seed{{seed}}.tsv",
     resources:
         **family_resources("data"),
     conda:
@@ -99,6 +105,8 @@ rule preference_model:
         seed=lambda w: int(w.seed) + (0 if w.pm == "main" else 1000),
     log:
         f"{LOGS}/preference_model/{{backdoor}}/{{pm}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train/preference_model/{{backdoor}}/{{pm}}/seed{{seed}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("train"),
@@ -129,6 +137,8 @@ rule safety_rl:
         redteam=lambda w, input: f"--redteam {shlex_quote(input.redteam)}" if input.redteam else "",
     log:
         f"{LOGS}/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{rl_method}}.log",
+    benchmark:
+        f"{BENCH}/train/safety_rl/{{backdoor}}/{{mechanism}}/{{size}}/seed{{seed}}/{{rl_method}}.tsv",
     threads: config.get("threads", 1)
     resources:
         **family_resources("train"),

