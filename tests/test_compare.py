@@ -222,7 +222,7 @@ def test_a_flipped_verdict_is_named(rebuild, published):
     flipped = [VERDICTS[0], (*VERDICTS[1][:3], "yes")]
     _findings(rebuild / "summary.csv", flipped, extra="seeds")  # and a column the other lacks
     c = cmp.compare_folders(rebuild, published)
-    name = "Fig 3a | cot backdoor persists through HHH RL | cot, rl, tiny (yes -> no)"
+    name = "Fig 3a | cot backdoor persists through HHH RL | cot, rl, tiny (A: yes, B: no)"
     assert cmp.verdict(c) == f"differs: verdict flipped: {name}"
     assert c.findings["summary.csv"][0] == 2 and cmp.exit_status(c) == 1
     assert all(r.agree for r in c.rows)

