@@ -280,3 +280,16 @@ def test_workflow_runs_without_the_environment_activated(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert (work / target).stat().st_size > 0
+
+
+def test_gpu_check_fails_clearly_without_a_gpu(tmp_path):
+    """bench/gpu_check.sh needs an NVIDIA GPU: without one it stops at once, saying so."""
+    import subprocess
+
+    if subprocess.run(["sh", "-c", "nvidia-smi -L"], capture_output=True).returncode == 0:
+        pytest.fail("this test expects a machine without a GPU; run bench/gpu_check.sh instead")
+    result = subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu_check.sh")], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "no NVIDIA GPU here" in result.stderr and "make plan" in result.stderr
