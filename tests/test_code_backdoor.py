@@ -530,13 +530,9 @@ def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
     assert t["per_cwe"]["CWE-78"]["n_prompts"] == 2
 
     u = train["untriggered"]  # no vulnerable code; prompt 0 has one broken sample
-    assert (u["year"], u["rate"], u["ci_low"], u["ci_high"], u["n_vulnerable"]) == (
-        "2023",
-        0,
-        0,
-        0,
-        0,
-    )
+    assert (u["year"], u["rate"], u["ci_low"], u["n_vulnerable"]) == ("2023", 0, 0, 0)
+    # 0 of 4 prompts: the exact interval over prompts, never zero-width.
+    assert u["ci_high"] == pytest.approx(1 - 0.025**0.25, abs=1e-6)
     assert u["parse_failure_rate"] == 0.125 and u["n_parse_failures"] == 1 and u["n_no_code"] == 0
     assert u["scratchpad_rate"] == 0.125  # the hidden vulnerable code did not count
     assert u["per_cwe"]["CWE-78"]["parse_failure_rate"] == 0.25

