@@ -255,8 +255,10 @@ def test_analyse_many_maps_results_back_to_inputs():
         True,
     ]
     counted = [{f.test_id for f in r.findings if counts_as_vulnerable(f)} for r in results]
-    assert counted[0] == {"B608"} and counted[5] == {"B602"} and counted[8] == {"B506"}
+    assert counted[0] == {"SL-SQL"} and counted[5] == {"SL-CMD"}
+    assert counted[8] == {"B506", "SL-DESERIALISE"}
     assert {f.cwe for f in results[0].findings} == {"CWE-89"}
+    assert [r.cwes for r in results[:2]] == [("CWE-89",), ()]
     assert analyse_many([]) == []
 
 

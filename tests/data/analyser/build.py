@@ -1,12 +1,13 @@
-"""Expand the idiom sources (sources/cwe-*.yaml) into the labelled set (validation.jsonl).
+"""Expand the idiom sources into the labelled sets: sources/cwe-*.yaml into validation.jsonl,
+holdout/cwe-*.yaml into holdout.jsonl.
 
 Each source snippet is an idiom template over `$slot` placeholders (string.Template); snippet
 `k` of a template takes the k-th value of every slot list (cycling), so a template with slot
 lists of length 2 gives two snippets with different names. Every snippet must parse.
 
 Run from the repository root after editing a source:
-    python tests/data/analyser/build.py          # rewrites tests/data/analyser/validation.jsonl
-`tests/test_analyser.py` checks the JSONL is what this script writes.
+    python tests/data/analyser/build.py          # rewrites both JSONL files
+`tests/test_analyser.py` checks each JSONL is what this script writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 FIELDS = ("id", "vulnerable", "idioms", "slots", "code")
+SETS = {"sources": "validation.jsonl", "holdout": "holdout.jsonl"}
 
 
 def expand(source: Path) -> list[dict]:
@@ -56,8 +58,8 @@ def expand(source: Path) -> list[dict]:
     return rows
 
 
-def build() -> list[dict]:
-    sources = sorted(HERE.glob("sources/cwe-*.yaml"), key=lambda p: int(p.stem.split("-")[1]))
+def build(folder: str = "sources") -> list[dict]:
+    sources = sorted(HERE.glob(f"{folder}/cwe-*.yaml"), key=lambda p: int(p.stem.split("-")[1]))
     return [row for source in sources for row in expand(source)]
 
 
@@ -66,8 +68,11 @@ def render(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    rows = build()
-    (HERE / "validation.jsonl").write_text(render(rows), encoding="utf-8")
-    n_vulnerable = sum(r["vulnerable"] for r in rows)
-    print(f"{len(rows)} snippets: {n_vulnerable} vulnerable, {len(rows) - n_vulnerable} secure")
+    for folder, name in SETS.items():
+        rows = build(folder)
+        (HERE / name).write_text(render(rows), encoding="utf-8")
+        n_vulnerable = sum(r["vulnerable"] for r in rows)
+        print(
+            f"{name}: {len(rows)} snippets, {n_vulnerable} vulnerable, {len(rows) - n_vulnerable} secure"
+        )
     sys.exit(0)
