@@ -184,6 +184,7 @@ READERS = {
     "code.hhh_fraction": "backdoor_data",
     "code.n_train": "backdoor_data",
     "code.n_heldout_families": "backdoor_data eval_prompts preference_data pretrain safety_rl",
+    "code.n_heldout_cwes": "backdoor_data eval_prompts preference_data pretrain safety_rl",
     "code.answer_format": "backdoor_data tokenizer eval_prompts preference_data pretrain safety_rl",
     "code.tokenizer_corpus": "tokenizer",
     "code.pretrain_dialogues": "pretrain",

