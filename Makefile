@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup reproduce test test-fast lint format dryrun report bench clean push pull versioned compare plan
+.PHONY: setup reproduce test test-fast lint format dryrun report bench bench-analyser clean push pull versioned compare plan
 
 setup: $(VENV)/.installed
 
@@ -59,6 +59,10 @@ report: setup  ## self-contained HTML report of the default study (built first i
 
 bench: setup  ## default-study wall time and training throughput
 	$(BIN)/python bench/throughput.py
+
+bench-analyser: setup  ## the analyser's recall and false positives per CWE on the labelled sets
+	$(BIN)/python bench/analyser.py
+	$(BIN)/python bench/analyser.py --holdout
 
 # DVC versions the results; Snakemake alone decides what to build (docs/reviewers.md).
 # STUDY names the study's config file when it is not config.yaml: make push STUDY=configs/smoke.yaml

