@@ -54,8 +54,10 @@ report: setup  ## self-contained HTML report of the default study (built first i
 	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS)
 	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS) --report results/report.html
 
-bench: setup  ## default-study wall time and training throughput
+bench: setup  ## training (trl vs plain loop), sampling (vs plain KV-cache loop) and bf16 speed
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/sampling.py
+	$(BIN)/python bench/bf16.py
 
 # DVC versions the results; Snakemake alone decides what to build (README, "For reviewers").
 # STUDY names the study's config file when it is not config.yaml: make push STUDY=configs/smoke.yaml

