@@ -189,7 +189,7 @@ def _dry_run_counts(config: str) -> Counter:
 @pytest.mark.parametrize("config", ["configs/smoke.yaml", "configs/paper.yaml"])
 def test_plan_lists_the_jobs_of_the_dry_run(config):
     """The plan's jobs are the workflow's: per rule, the counts of `snakemake -n --forceall`."""
-    jobs = study_jobs(load_study([config], REPO))
+    jobs = study_jobs(load_study([config], REPO), [config], REPO)
     assert Counter(j.rule for j in jobs) == _dry_run_counts(config)
 
 
@@ -207,7 +207,7 @@ def test_paper_study_fits_one_80gb_gpu_per_job(tmp_path):
     assert code == 0, stdout[-3000:]
     assert plan["totals"]["over_resources"] == []
     jobs = plan["jobs"]
-    assert len(jobs) == 433 and plan["totals"]["families"]["train"]["jobs"] == 99
+    assert len(jobs) == 1037 and plan["totals"]["families"]["train"]["jobs"] == 214
     rl = next(
         j for j in jobs if j["rule"] == "safety_rl" and j["wildcards"]["size"] == "pythia-6_9b"
     )

