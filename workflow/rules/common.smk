@@ -347,6 +347,9 @@ def control_inputs(spec):
     for mechanism, size, seed in runs(spec.backdoor):
         if seed not in control_seeds(spec.backdoor):
             continue
+        # the figure's own mechanisms' exposed controls; the control model serves every figure
+        if spec.mechanisms is not None and mechanism not in [*spec.mechanisms, *CONTROL_MECHANISMS]:
+            continue
         run = run_dir(spec.backdoor, mechanism, size, seed)
         controls = [m for m in methods_for(spec.backdoor, mechanism)
                     if method(m).control_of in spec.methods

