@@ -207,7 +207,7 @@ def test_paper_study_fits_one_80gb_gpu_per_job(tmp_path):
     assert code == 0, stdout[-3000:]
     assert plan["totals"]["over_resources"] == []
     jobs = plan["jobs"]
-    assert len(jobs) == 1037 and plan["totals"]["families"]["train"]["jobs"] == 214
+    assert len(jobs) == 717 and plan["totals"]["families"]["train"]["jobs"] == 198
     rl = next(
         j for j in jobs if j["rule"] == "safety_rl" and j["wildcards"]["size"] == "pythia-6_9b"
     )

